@@ -1,0 +1,66 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import orjson
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from saleor_app import __version__
+from saleor_app.saleor.dashboard_auth import dashboard_auth
+from saleor_app.saleor.manifest import build_manifest
+from saleor_app.saleor.register import register_router
+from saleor_app.saleor.responses import ApiError, api_error_handler
+from saleor_app.saleor.webhooks import webhook_router
+from saleor_app.settings import Settings
+from saleor_app.web.api import api_router
+from saleor_app.web.health import health_router
+from saleor_app.web.pages import pages_router
+from saleor_app.wiring import Container, build_container
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    settings = settings or Settings()
+    container = container or build_container(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        container.background.start()
+        try:
+            yield
+        finally:
+            await container.aclose()
+
+    app = FastAPI(
+        title="Order Automation for Saleor",
+        version=__version__,
+        lifespan=lifespan,
+        redirect_slashes=False,  # Saleor follows no redirects: a slash redirect would fail a delivery
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+    )
+    app.state.container = container
+    app.add_exception_handler(ApiError, api_error_handler)
+
+    manifest_body = orjson.dumps(build_manifest(settings.app_url, settings.api_base_url))
+
+    @app.get("/api/manifest", include_in_schema=False)
+    async def manifest() -> Response:
+        return Response(content=manifest_body, media_type="application/json")
+
+    app.include_router(register_router(container.register))
+    app.include_router(
+        webhook_router(
+            container.installations,
+            container.keys,
+            container.ingest,
+            max_body_bytes=settings.webhook_max_body_bytes,
+        )
+    )
+    app.include_router(api_router(dashboard_auth(container.installations, container.keys)))
+    app.include_router(health_router(container.engine))
+    app.include_router(pages_router(settings.app_url))
+    return app

@@ -1,0 +1,61 @@
+"""The `saleor-automation` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from saleor_app.logs import configure_logging
+from saleor_app.settings import Settings
+
+cli = typer.Typer(help="Order Automation for Saleor.", no_args_is_help=True, add_completion=False)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        typer.echo(f"Configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@cli.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", envvar="HOST", help="Address to listen on."),
+    port: int = typer.Option(3000, envvar="PORT", help="Port to listen on (a local Saleor usually holds 8000)."),
+    migrate_first: bool = typer.Option(True, "--migrate/--no-migrate", help="Apply migrations before serving."),
+) -> None:
+    """Serve the app (web, webhooks and the in-process worker)."""
+    import uvicorn
+
+    from saleor_app.app import create_app
+    from saleor_app.store.migrate import upgrade
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if migrate_first:
+        upgrade(settings.database_url)
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
+
+
+@cli.command()
+def migrate(revision: str = typer.Argument("head", help="Alembic revision to upgrade to.")) -> None:
+    """Apply database migrations."""
+    from saleor_app.store.migrate import upgrade
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@cli.command("generate-key")
+def generate_key_command() -> None:
+    """Print a new Fernet key for ENCRYPTION_KEYS."""
+    from saleor_app.store.secrets import generate_key
+
+    typer.echo(generate_key())
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,1 @@
+"""The pure model of order automation: no I/O, no frameworks."""

@@ -1,0 +1,1 @@
+"""Use cases: what the app does with webhooks, orders and jobs; talks to the world through domain ports."""

@@ -1,0 +1,1 @@
+"""Where work runs outside a request: the in-process background loop (and, for scale-out, Celery)."""

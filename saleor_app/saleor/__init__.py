@@ -1,0 +1,1 @@
+"""Everything Saleor: manifest, register, webhook signatures, Dashboard tokens, GraphQL and the gateway."""

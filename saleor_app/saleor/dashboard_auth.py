@@ -1,0 +1,72 @@
+"""The Dashboard token check behind every /api/v1 route (PLATFORM.md §7.3).
+
+The page sends `authorization-bearer: <JWT>` and `saleor-api-url`. The JWT must be signed by that
+installation's Saleor, unexpired, issued for this app's id there, and carry the needed permission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from saleor_app.domain.installations import Installation
+from saleor_app.domain.ports import InstallationRepository
+from saleor_app.saleor.keys import KeysUnavailable, SaleorKeys, SignatureInvalid
+from saleor_app.saleor.responses import ApiError
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardUser:
+    installation: Installation
+    user_id: str | None
+    email: str | None
+    permissions: frozenset[str]
+    claims: dict[str, Any]
+
+
+DashboardAuth = Callable[[Request], Awaitable[DashboardUser]]
+
+
+def dashboard_auth(
+    installations: InstallationRepository, keys: SaleorKeys, *, permission: str | None = "MANAGE_ORDERS"
+) -> DashboardAuth:
+    """A FastAPI dependency: `user: Annotated[DashboardUser, Depends(dashboard_auth(...))]`."""
+
+    async def authenticate(request: Request) -> DashboardUser:
+        token = request.headers.get("authorization-bearer")
+        api_url = request.headers.get("saleor-api-url")
+        if not token or not api_url:
+            raise ApiError(401, "MISSING_TOKEN",
+                           "authorization-bearer and saleor-api-url headers are required; open this page "
+                           "from your Saleor Dashboard")
+        try:
+            installation = await installations.get_by_url(api_url)
+        except Exception as exc:
+            raise ApiError(503, "UNAVAILABLE", "the app cannot read its installations now; retry") from exc
+        if installation is None or not installation.is_active:
+            raise ApiError(401, "NOT_REGISTERED",
+                           f"the app is not installed (or is deactivated) in the Saleor at {api_url}")
+        try:
+            claims = await keys.verify_token(installation, token)
+        except SignatureInvalid as exc:
+            raise ApiError(401, "INVALID_TOKEN", str(exc)) from exc
+        except KeysUnavailable as exc:
+            raise ApiError(503, "KEYS_UNAVAILABLE", str(exc)) from exc
+        if claims.get("app") != installation.app_id:
+            raise ApiError(401, "WRONG_APP",
+                           "the token was issued for another app or another installation of this app")
+        granted = frozenset(str(p) for p in claims.get("permissions") or [])
+        if permission is not None and permission not in granted:
+            raise ApiError(403, "PERMISSION_DENIED", f"this needs the {permission} permission in Saleor")
+        return DashboardUser(
+            installation=installation,
+            user_id=claims.get("user_id"),
+            email=claims.get("email"),
+            permissions=granted,
+            claims=claims,
+        )
+
+    return authenticate

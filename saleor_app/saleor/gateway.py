@@ -1,0 +1,76 @@
+"""SaleorOrderGateway: the OrderGateway port over GraphQL, mutation errors mapped to SaleorRefusal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from saleor_app.domain.errors import SaleorFieldError, SaleorRefusal
+from saleor_app.domain.ports import FulfillmentLine
+from saleor_app.saleor.graphql_client import SaleorGraphQLClient
+
+
+class SaleorOrderGateway:
+    def __init__(self, client: SaleorGraphQLClient) -> None:
+        self._client = client
+
+    async def get_order(self, order_id: str) -> dict[str, Any] | None:
+        data = await self._client.execute("OrderById", {"id": order_id})
+        order = data.get("order")
+        return dict(order) if order else None
+
+    async def confirm(self, order_id: str) -> dict[str, Any]:
+        return await self._mutate("OrderConfirm", "orderConfirm", {"id": order_id})
+
+    async def mark_as_paid(self, order_id: str, transaction_reference: str | None = None) -> dict[str, Any]:
+        variables = {"id": order_id, "transactionReference": transaction_reference}
+        return await self._mutate("OrderMarkAsPaid", "orderMarkAsPaid", variables)
+
+    async def fulfill(
+        self,
+        order_id: str,
+        lines: Sequence[FulfillmentLine],
+        *,
+        notify_customer: bool = True,
+        tracking_number: str | None = None,
+    ) -> dict[str, Any]:
+        by_line: dict[str, list[dict[str, Any]]] = {}
+        for line in lines:
+            by_line.setdefault(line.order_line_id, []).append(
+                {"warehouse": line.warehouse_id, "quantity": line.quantity}
+            )
+        fulfill_input: dict[str, Any] = {
+            "lines": [{"orderLineId": line_id, "stocks": stocks} for line_id, stocks in by_line.items()],
+            "notifyCustomer": notify_customer,
+        }
+        if tracking_number:
+            fulfill_input["trackingNumber"] = tracking_number
+        return await self._mutate("OrderFulfill", "orderFulfill", {"order": order_id, "input": fulfill_input})
+
+    async def cancel(self, order_id: str) -> dict[str, Any]:
+        return await self._mutate("OrderCancel", "orderCancel", {"id": order_id})
+
+    async def add_note(self, order_id: str, message: str) -> dict[str, Any]:
+        return await self._mutate("OrderNoteAdd", "orderNoteAdd", {"order": order_id, "message": message})
+
+    async def update(self, order_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._mutate("OrderUpdate", "orderUpdate", {"id": order_id, "input": dict(fields)})
+
+    async def update_private_metadata(self, object_id: str, items: Mapping[str, str]) -> dict[str, Any]:
+        variables = {"id": object_id, "input": [{"key": k, "value": v} for k, v in items.items()]}
+        return await self._mutate("UpdatePrivateMetadata", "updatePrivateMetadata", variables)
+
+    async def update_metadata(self, object_id: str, items: Mapping[str, str]) -> dict[str, Any]:
+        variables = {"id": object_id, "input": [{"key": k, "value": v} for k, v in items.items()]}
+        return await self._mutate("UpdateMetadata", "updateMetadata", variables)
+
+    async def _mutate(self, document: str, field: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        data = await self._client.execute(document, variables)
+        payload = data.get(field) or {}
+        errors = payload.get("errors") or []
+        if errors:
+            raise SaleorRefusal(
+                field,
+                [SaleorFieldError(e.get("code"), e.get("field"), e.get("message")) for e in errors],
+            )
+        return dict(payload)

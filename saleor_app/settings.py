@@ -1,0 +1,107 @@
+"""Application settings: the only module that reads the environment."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class AppEnv(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every setting the app reads; the README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    app_env: AppEnv = AppEnv.DEV
+    app_url: str = Field(
+        "http://localhost:3000",
+        description="Public base URL of the app as the merchant's browser reaches it (manifest, page, logo).",
+    )
+    app_api_base_url: str | None = Field(
+        None, description="Base URL Saleor's server calls (register, webhooks); defaults to APP_URL."
+    )
+    database_url: str = "sqlite:///./data/app.db"
+    data_dir: Path = Path("./data")
+    allowed_saleor_urls: str | None = Field(
+        None, description="Regex a Saleor API URL must fully match to register; unset means any (dev only)."
+    )
+    encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: str = "INFO"
+    log_format: str = Field("json", pattern="^(json|text)$")
+
+    webhook_max_body_bytes: int = 1_000_000
+    jwks_refetch_interval_seconds: float = 60.0
+    installation_cache_seconds: float = 5.0
+    saleor_timeout_seconds: float = 10.0
+    sync_webhooks_on_startup: bool = True
+    uninstalled_data_retention_days: int = 30
+    maintenance_interval_seconds: float = 3600.0
+
+    outbound_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="TEST ONLY: host names or IPs the guarded outbound client may reach although private.",
+    )
+    outbound_timeout_seconds: float = 10.0
+    outbound_max_response_bytes: int = 5_000_000
+
+    @field_validator("encryption_keys", "outbound_allow_hosts", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("app_url", "app_api_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("allowed_saleor_urls")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"ALLOWED_SALEOR_URLS is not a valid regular expression: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.app_env is AppEnv.PRODUCTION:
+            if not self.encryption_keys:
+                raise ValueError(
+                    "APP_ENV=production needs ENCRYPTION_KEYS (comma-separated Fernet keys; create one with "
+                    "`saleor-automation generate-key`)."
+                )
+            if self.allowed_saleor_urls is None:
+                raise ValueError(
+                    "APP_ENV=production needs ALLOWED_SALEOR_URLS, a regex of the Saleor API URLs that may "
+                    "install the app (use '.*' to allow any, deliberately)."
+                )
+            if self.outbound_allow_hosts:
+                raise ValueError("OUTBOUND_ALLOW_HOSTS is for tests only and is refused in production.")
+        return self
+
+    @property
+    def api_base_url(self) -> str:
+        return self.app_api_base_url or self.app_url
+
+    @cached_property
+    def allowed_saleor_url_pattern(self) -> re.Pattern[str] | None:
+        return re.compile(self.allowed_saleor_urls) if self.allowed_saleor_urls is not None else None

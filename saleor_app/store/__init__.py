@@ -1,0 +1,1 @@
+"""Persistence: tables, repositories that implement the domain ports, migrations and sessions."""

@@ -1,0 +1,1 @@
+"""The HTTP surface for people: the embedded Dashboard page, its JSON API, health checks."""

@@ -1,0 +1,122 @@
+"""The composition root: reads settings, builds every adapter and use case. Nothing else constructs them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from saleor_app.domain.errors import AppAccessLost, AutomationError
+from saleor_app.domain.installations import Installation
+from saleor_app.engine.ingest import IngestWebhook
+from saleor_app.engine.lifecycle import AppLifecycle
+from saleor_app.queues.background import BackgroundLoop
+from saleor_app.saleor.clients import SaleorClients
+from saleor_app.saleor.keys import SaleorKeys
+from saleor_app.saleor.manifest import webhook_definitions
+from saleor_app.saleor.register import RegisterInstallation
+from saleor_app.saleor.webhook_sync import sync_webhooks
+from saleor_app.settings import AppEnv, Settings
+from saleor_app.store.database import create_engine
+from saleor_app.store.inbox import SqlWebhookInbox
+from saleor_app.store.installations import SqlInstallationRepository
+from saleor_app.store.secrets import SecretCipher, load_or_create_dev_key
+
+log = logging.getLogger(__name__)
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def encryption_keys(settings: Settings) -> list[str]:
+    if settings.encryption_keys:
+        return list(settings.encryption_keys)
+    if settings.app_env is AppEnv.PRODUCTION:  # the settings validator refuses this already
+        raise ValueError("ENCRYPTION_KEYS is required in production")
+    return [load_or_create_dev_key(settings.data_dir)]
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    http: httpx.AsyncClient
+    clock: SystemClock
+    installations: SqlInstallationRepository
+    inbox: SqlWebhookInbox
+    keys: SaleorKeys
+    saleor: SaleorClients
+    lifecycle: AppLifecycle
+    ingest: IngestWebhook
+    register: RegisterInstallation
+    background: BackgroundLoop
+
+    async def sync_all_webhooks(self) -> None:
+        for installation in await self.installations.list_active():
+            await self.sync_installation_webhooks(installation)
+
+    async def sync_installation_webhooks(self, installation: Installation) -> None:
+        extra = {"installation_id": installation.id, "saleor_api_url": installation.saleor_api_url}
+        try:
+            client = await self.saleor.client(installation)
+            outcome = await sync_webhooks(client, webhook_definitions(self.settings.api_base_url))
+        except AppAccessLost as exc:
+            log.warning("webhook sync skipped: Saleor refused the app's token", extra={**extra, "reason": str(exc)})
+        except AutomationError as exc:
+            log.warning("webhook sync failed; retried at next start", extra={**extra, "reason": str(exc)})
+        else:
+            log.info("webhooks in sync", extra={**extra, "webhooks": outcome})
+
+    async def purge_personal_data(self) -> None:
+        await self.lifecycle.purge_personal_data(timedelta(days=self.settings.uninstalled_data_retention_days))
+
+    async def aclose(self) -> None:
+        await self.background.stop()
+        await self.inbox.close()
+        await self.saleor.aclose()
+        await self.http.aclose()
+        await self.engine.dispose()
+
+
+def build_container(settings: Settings, *, saleor_transport: httpx.AsyncBaseTransport | None = None) -> Container:
+    """`saleor_transport` lets tests put a local Saleor stand-in under the JWKS/register HTTP client."""
+    engine = create_engine(settings.database_url)
+    cipher = SecretCipher(encryption_keys(settings))
+    clock = SystemClock()
+    timeout = settings.saleor_timeout_seconds
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False, transport=saleor_transport
+    )
+    installations = SqlInstallationRepository(engine, cipher, cache_seconds=settings.installation_cache_seconds)
+    inbox = SqlWebhookInbox(engine)
+    keys = SaleorKeys(installations, http, refetch_interval=settings.jwks_refetch_interval_seconds)
+    saleor = SaleorClients(installations, timeout=timeout)
+    lifecycle = AppLifecycle(installations, clock)
+    ingest = IngestWebhook(inbox, lifecycle, clock)
+    register = RegisterInstallation(
+        installations, http, clock, allowed_urls=settings.allowed_saleor_url_pattern, timeout=timeout
+    )
+    container = Container(
+        settings=settings,
+        engine=engine,
+        http=http,
+        clock=clock,
+        installations=installations,
+        inbox=inbox,
+        keys=keys,
+        saleor=saleor,
+        lifecycle=lifecycle,
+        ingest=ingest,
+        register=register,
+        background=BackgroundLoop(once=[], periodic=[], interval=settings.maintenance_interval_seconds),
+    )
+    once = [container.sync_all_webhooks] if settings.sync_webhooks_on_startup else []
+    container.background = BackgroundLoop(
+        once=once, periodic=[container.purge_personal_data], interval=settings.maintenance_interval_seconds
+    )
+    return container

@@ -1,0 +1,115 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), settings, the app container, required resources."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from cryptography.fernet import Fernet
+
+from saleor_app.settings import AppEnv, Settings
+from saleor_app.store.migrate import upgrade
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SALEOR_SHARED_DIR", REPO.parent / "shared"))
+SCHEMA_PATH = Path(os.environ.get("SALEOR_SCHEMA_PATH", SHARED / "saleor" / "schema.graphql"))
+SAMPLES = SHARED / "saleor" / "samples"
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a resource is missing on a developer's machine; in CI a missing resource is a failure."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must run this test but: {reason}")
+    pytest.skip(reason)
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=2) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    return None
+
+
+_PG_PROBLEM: list[str | None] = []
+
+
+def postgres_problem() -> str | None:
+    if not _PG_PROBLEM:
+        _PG_PROBLEM.append(_postgres_reachable())
+    return _PG_PROBLEM[0]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: SQLite in a temp dir, or a fresh schema in PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+        upgrade(url)
+        yield url
+        return
+    problem = postgres_problem()
+    require(problem is None, f"PostgreSQL at {POSTGRES_URL} is not reachable ({problem}); set TEST_POSTGRES_URL")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        app_env=AppEnv.TEST,
+        app_url="http://localhost:3000",
+        database_url=database_url,
+        data_dir=tmp_path,
+        encryption_keys=[Fernet.generate_key().decode()],
+        sync_webhooks_on_startup=False,
+        log_format="text",
+    )
+
+
+class SwitchableTransport(httpx.AsyncBaseTransport):
+    """Stands in for Saleor's JWKS endpoint; tests swap `handler` and read `requests`."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.handler: Callable[[httpx.Request], httpx.Response] = lambda request: httpx.Response(503)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.handler(request)
+
+
+@pytest.fixture
+def saleor_http() -> SwitchableTransport:
+    return SwitchableTransport()
+
+
+@pytest.fixture
+async def container(settings: Settings, saleor_http: SwitchableTransport) -> AsyncIterator[object]:
+    from saleor_app.wiring import build_container
+
+    built = build_container(settings, saleor_transport=saleor_http)
+    try:
+        yield built
+    finally:
+        await built.aclose()

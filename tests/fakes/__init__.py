@@ -1,0 +1,1 @@
+"""Test doubles of the outside world: a faithful fake Saleor and provider fakes."""
