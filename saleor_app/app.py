@@ -10,13 +10,13 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from saleor_app import __version__
-from saleor_app.saleor.dashboard_auth import dashboard_auth
+from saleor_app.saleor.dashboard_auth import DashboardAuthenticator
 from saleor_app.saleor.manifest import build_manifest
 from saleor_app.saleor.register import register_router
 from saleor_app.saleor.responses import ApiError, api_error_handler
 from saleor_app.saleor.webhooks import webhook_router
 from saleor_app.settings import Settings
-from saleor_app.web.api import api_router
+from saleor_app.web import api
 from saleor_app.web.health import health_router
 from saleor_app.web.pages import pages_router
 from saleor_app.wiring import Container, build_container
@@ -60,7 +60,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             max_body_bytes=settings.webhook_max_body_bytes,
         )
     )
-    app.include_router(api_router(dashboard_auth(container.installations, container.keys)))
+    app.state.dashboard_auth = DashboardAuthenticator(container.installations, container.keys)
+    app.include_router(api.router)
     app.include_router(health_router(container.engine))
     app.include_router(pages_router(settings.app_url))
     return app

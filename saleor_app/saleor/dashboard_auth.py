@@ -6,11 +6,10 @@ installation's Saleor, unexpired, issued for this app's id there, and carry the 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from saleor_app.domain.installations import Installation
 from saleor_app.domain.ports import InstallationRepository
@@ -27,15 +26,12 @@ class DashboardUser:
     claims: dict[str, Any]
 
 
-DashboardAuth = Callable[[Request], Awaitable[DashboardUser]]
+class DashboardAuthenticator:
+    def __init__(self, installations: InstallationRepository, keys: SaleorKeys) -> None:
+        self._installations = installations
+        self._keys = keys
 
-
-def dashboard_auth(
-    installations: InstallationRepository, keys: SaleorKeys, *, permission: str | None = "MANAGE_ORDERS"
-) -> DashboardAuth:
-    """A FastAPI dependency: `user: Annotated[DashboardUser, Depends(dashboard_auth(...))]`."""
-
-    async def authenticate(request: Request) -> DashboardUser:
+    async def __call__(self, request: Request, *, permission: str | None) -> DashboardUser:
         token = request.headers.get("authorization-bearer")
         api_url = request.headers.get("saleor-api-url")
         if not token or not api_url:
@@ -43,18 +39,19 @@ def dashboard_auth(
                            "authorization-bearer and saleor-api-url headers are required; open this page "
                            "from your Saleor Dashboard")
         try:
-            installation = await installations.get_by_url(api_url)
+            installation = await self._installations.get_by_url(api_url)
         except Exception as exc:
             raise ApiError(503, "UNAVAILABLE", "the app cannot read its installations now; retry") from exc
         if installation is None or not installation.is_active:
             raise ApiError(401, "NOT_REGISTERED",
                            f"the app is not installed (or is deactivated) in the Saleor at {api_url}")
         try:
-            claims = await keys.verify_token(installation, token)
+            claims = await self._keys.verify_token(installation, token)
         except SignatureInvalid as exc:
             raise ApiError(401, "INVALID_TOKEN", str(exc)) from exc
         except KeysUnavailable as exc:
             raise ApiError(503, "KEYS_UNAVAILABLE", str(exc)) from exc
+        # The signature proves which Saleor issued the token; the app claim proves it is for this app there.
         if claims.get("app") != installation.app_id:
             raise ApiError(401, "WRONG_APP",
                            "the token was issued for another app or another installation of this app")
@@ -69,4 +66,21 @@ def dashboard_auth(
             claims=claims,
         )
 
-    return authenticate
+
+def _authenticator(request: Request) -> DashboardAuthenticator:
+    authenticator: DashboardAuthenticator = request.app.state.dashboard_auth
+    return authenticator
+
+
+async def dashboard_user(request: Request) -> DashboardUser:
+    """Any valid Dashboard token for this app in the named installation."""
+    return await _authenticator(request)(request, permission=None)
+
+
+async def order_manager(request: Request) -> DashboardUser:
+    """A Dashboard user whose token carries MANAGE_ORDERS (needed to see or change order automation)."""
+    return await _authenticator(request)(request, permission="MANAGE_ORDERS")
+
+
+DashboardUserDep = Annotated[DashboardUser, Depends(dashboard_user)]
+OrderManagerDep = Annotated[DashboardUser, Depends(order_manager)]
