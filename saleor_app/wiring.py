@@ -13,6 +13,7 @@ from saleor_app.domain.errors import AppAccessLost, AutomationError
 from saleor_app.domain.installations import Installation
 from saleor_app.engine.ingest import IngestWebhook
 from saleor_app.engine.lifecycle import AppLifecycle
+from saleor_app.providers.outbound_http import GuardedHttpClient
 from saleor_app.queues.background import BackgroundLoop
 from saleor_app.saleor.clients import SaleorClients
 from saleor_app.saleor.keys import SaleorKeys
@@ -46,6 +47,7 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     http: httpx.AsyncClient
+    outbound: GuardedHttpClient  # every URL a merchant types goes through this one
     clock: SystemClock
     installations: SqlInstallationRepository
     inbox: SqlWebhookInbox
@@ -80,6 +82,7 @@ class Container:
         await self.inbox.close()
         await self.saleor.aclose()
         await self.http.aclose()
+        await self.outbound.aclose()
         await self.engine.dispose()
 
 
@@ -105,6 +108,11 @@ def build_container(settings: Settings, *, saleor_transport: httpx.AsyncBaseTran
         settings=settings,
         engine=engine,
         http=http,
+        outbound=GuardedHttpClient(
+            timeout=settings.outbound_timeout_seconds,
+            max_response_bytes=settings.outbound_max_response_bytes,
+            allow_hosts=settings.outbound_allow_hosts,
+        ),
         clock=clock,
         installations=installations,
         inbox=inbox,
