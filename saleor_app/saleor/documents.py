@@ -35,7 +35,7 @@ def load(name: str, root: Path = GRAPHQL_DIR) -> str:
     matches = [path for path in operation_paths(root) if path.stem == name]
     if not matches:
         raise DocumentNotFound(f"no GraphQL document named {name!r} under {root}")
-    return with_fragments(matches[0].read_text(), root)
+    return with_fragments(_without_comment_lines(matches[0].read_text()), root)
 
 
 def with_fragments(source: str, root: Path = GRAPHQL_DIR) -> str:
@@ -50,10 +50,16 @@ def with_fragments(source: str, root: Path = GRAPHQL_DIR) -> str:
         pending.extend(_SPREAD.findall(_strip_comments(fragments[name])))
     texts: list[str] = []
     for name in needed:
-        if fragments[name] not in texts:
-            texts.append(fragments[name])
+        text = _without_comment_lines(fragments[name])
+        if text not in texts:
+            texts.append(text)
     return "\n".join([source.strip(), *[text.strip() for text in texts]]) + "\n"
 
 
 def _strip_comments(text: str) -> str:
     return re.sub(r"#[^\n]*", "", text)
+
+
+def _without_comment_lines(text: str) -> str:
+    """Comments are for readers of graphql/; Saleor stores subscription documents as sent."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
