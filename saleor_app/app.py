@@ -14,7 +14,7 @@ from saleor_app.saleor.dashboard_auth import DashboardAuthenticator
 from saleor_app.saleor.manifest import build_manifest
 from saleor_app.saleor.register import register_router
 from saleor_app.saleor.responses import ApiError, api_error_handler
-from saleor_app.saleor.webhooks import webhook_router
+from saleor_app.saleor.webhooks import WebhookHandler, WebhookIngress
 from saleor_app.settings import Settings
 from saleor_app.web import api
 from saleor_app.web.health import health_router
@@ -52,14 +52,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         return Response(content=manifest_body, media_type="application/json")
 
     app.include_router(register_router(container.register))
-    app.include_router(
-        webhook_router(
-            container.installations,
-            container.keys,
-            container.ingest,
-            max_body_bytes=settings.webhook_max_body_bytes,
-        )
+    webhooks = WebhookHandler(
+        container.installations, container.keys, container.ingest, max_body_bytes=settings.webhook_max_body_bytes
     )
+    app.add_middleware(WebhookIngress, handler=webhooks)
     app.state.dashboard_auth = DashboardAuthenticator(container.installations, container.keys)
     app.include_router(api.router)
     app.include_router(health_router(container.engine))

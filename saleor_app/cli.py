@@ -59,3 +59,7 @@ def generate_key_command() -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

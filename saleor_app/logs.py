@@ -9,7 +9,9 @@ from typing import Any
 
 import orjson
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "taskName", "color_message"  # uvicorn adds an ANSI-coloured copy of the message
+}
 _SECRET_WORDS = ("token", "secret", "password", "authorization", "api_key", "apikey", "credential")
 REDACTED = "[redacted]"
 

@@ -96,7 +96,7 @@ def build_container(settings: Settings, *, saleor_transport: httpx.AsyncBaseTran
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False, transport=saleor_transport
     )
     installations = SqlInstallationRepository(engine, cipher, cache_seconds=settings.installation_cache_seconds)
-    inbox = SqlWebhookInbox(engine)
+    inbox = SqlWebhookInbox(settings.database_url)
     keys = SaleorKeys(installations, http, refetch_interval=settings.jwks_refetch_interval_seconds)
     saleor = SaleorClients(installations, timeout=timeout)
     lifecycle = AppLifecycle(installations, clock)

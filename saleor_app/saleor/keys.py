@@ -9,6 +9,7 @@ back or fails, the caller answers 503 (Saleor retries) rather than 401 (Saleor d
 from __future__ import annotations
 
 import asyncio
+import binascii
 import logging
 import time
 from collections.abc import Callable
@@ -16,7 +17,9 @@ from typing import Any
 
 import httpx
 import jwt
+import orjson
 from jwt.algorithms import RSAAlgorithm
+from jwt.utils import base64url_decode
 
 from saleor_app.domain.installations import Installation, jwks_url_for
 from saleor_app.domain.ports import InstallationRepository
@@ -89,22 +92,11 @@ class SaleorKeys:
         return keys
 
     async def verify_webhook(self, installation: Installation, signature: str, body: bytes) -> None:
-        """Check Saleor's detached, unencoded-payload RS256 JWS over the raw body bytes."""
-        kid = _kid(signature)
-
-        def check(keys: dict[str, Any]) -> bool:
-            key = keys.get(kid)
-            if key is None:
-                return False
-            try:
-                jwt.api_jws.decode_complete(signature, key=key, algorithms=["RS256"], detached_payload=body)
-            except jwt.PyJWTError:
-                return False
-            return True
-
-        if check(self._keys(installation)):
+        """Check Saleor's detached, unencoded-payload RS256 JWS (RFC 7797) over the raw body bytes."""
+        jws = DetachedJws.parse(signature)
+        if jws.verify(self._keys(installation), body):
             return
-        if not check(await self._refetch(installation)):
+        if not jws.verify(await self._refetch(installation), body):
             raise SignatureInvalid("the Saleor-Signature does not match the body with Saleor's current key")
 
     async def verify_token(self, installation: Installation, token: str) -> dict[str, Any]:
@@ -149,6 +141,45 @@ class SaleorKeys:
                 await self._installations.set_jwks(installation.id, jwks)
                 log.info("Saleor's signing keys changed", extra={"installation_id": installation.id})
             return keys
+
+
+_RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
+
+
+class DetachedJws:
+    """`BASE64URL(header)..BASE64URL(signature)` with `{"alg": "RS256", "b64": false, "crit": ["b64"], "kid"}`.
+
+    The signing input is `BASE64URL(header) + "." + raw body` — the body is not encoded (b64: false). This
+    is what PyJWT's `decode_complete(..., detached_payload=body)` checks; doing the few steps here, with
+    PyJWT's RS256 primitive, halves the cost on the webhook hot path (measured: bench/ingest.py).
+    """
+
+    __slots__ = ("header_segment", "kid", "signature")
+
+    def __init__(self, header_segment: bytes, kid: str, signature: bytes) -> None:
+        self.header_segment = header_segment
+        self.kid = kid
+        self.signature = signature
+
+    @classmethod
+    def parse(cls, value: str) -> DetachedJws:
+        header_segment, separator, signature_segment = value.partition("..")
+        if not separator or not header_segment or not signature_segment or "." in signature_segment:
+            raise SignatureInvalid("the Saleor-Signature is not a detached JWS (header..signature)")
+        try:
+            header = orjson.loads(base64url_decode(header_segment))
+            signature = base64url_decode(signature_segment)
+        except (ValueError, orjson.JSONDecodeError, binascii.Error) as exc:
+            raise SignatureInvalid(f"the Saleor-Signature cannot be decoded: {exc}") from exc
+        if not isinstance(header, dict) or header.get("alg") != "RS256" or not isinstance(header.get("kid"), str):
+            raise SignatureInvalid("the signature must be RS256 with a key id (kid)")
+        if header.get("b64") is not False or header.get("crit") != ["b64"]:
+            raise SignatureInvalid("the signature must be over the unencoded body (b64: false, crit: [b64])")
+        return cls(header_segment.encode(), header["kid"], signature)
+
+    def verify(self, keys: dict[str, Any], body: bytes) -> bool:
+        key = keys.get(self.kid)
+        return key is not None and bool(_RS256.verify(self.header_segment + b"." + body, key, self.signature))
 
 
 def _kid(signature: str) -> str:

@@ -37,7 +37,6 @@ class WebhookInboxRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("installation_id", "event", "body_sha256", name="uq_webhook_inbox_dedupe"),
         Index("ix_webhook_inbox_pending", "state", "id"),
-        Index("ix_webhook_inbox_order", "installation_id", "order_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

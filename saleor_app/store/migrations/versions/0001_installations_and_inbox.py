@@ -53,7 +53,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("installation_id", "event", "body_sha256", name="uq_webhook_inbox_dedupe"),
     )
     op.create_index("ix_webhook_inbox_pending", "webhook_inbox", ["state", "id"])
-    op.create_index("ix_webhook_inbox_order", "webhook_inbox", ["installation_id", "order_id"])
 
 
 def downgrade() -> None:
