@@ -241,3 +241,11 @@ async def test_deactivation_pauses_and_reactivation_resumes(container, client, s
         assert response.status_code == 200
         current = await container.installations.get_by_url(API_URL)
         assert current is not None and current.status is expected
+
+
+async def test_webhook_paths_take_only_post_and_other_routes_pass_through(client) -> None:
+    response = await client.get("/api/webhooks/orders")
+    assert response.status_code == 405
+    manifest = await client.get("/api/manifest")
+    assert manifest.status_code == 200 and manifest.json()["id"] == "saleor.order-automation"
+    assert (await client.post("/api/webhooks/orders/")).status_code == 404  # exact paths: no slash redirects

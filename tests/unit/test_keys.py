@@ -133,3 +133,28 @@ async def test_token_signed_by_another_saleor_is_refused(setup) -> None:
     with pytest.raises(SignatureInvalid):
         await keys.verify_token(await installation(repo), stranger.dashboard_token(app_id="QXBwOjE=", iss=API_URL))
     assert len(server.fetches) == 1  # an unknown kid is worth one refetch
+
+
+def _segment(data: dict[str, object]) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": "RS256", "kid": "k"},  # b64 missing: the payload would be base64url-encoded, not Saleor's scheme
+        {"alg": "RS256", "kid": "k", "b64": True, "crit": ["b64"]},
+        {"alg": "RS256", "kid": "k", "b64": False},  # RFC 7797 requires crit to name b64
+        {"alg": "none", "kid": "k", "b64": False, "crit": ["b64"]},
+        {"alg": "HS256", "kid": "k", "b64": False, "crit": ["b64"]},
+        {"alg": "RS256", "b64": False, "crit": ["b64"]},  # no kid
+    ],
+)
+async def test_headers_other_than_saleors_scheme_are_refused(setup, header) -> None:
+    keys, repo, server, _, _ = setup
+    with pytest.raises(SignatureInvalid):
+        await keys.verify_webhook(await installation(repo), f"{_segment(header)}..c2lnbmF0dXJl", BODY)
+    assert server.fetches == []
