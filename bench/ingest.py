@@ -2,8 +2,9 @@
 
 Each scenario starts a fresh app on a temporary SQLite database (the embedded default) and drives a corpus of
 DISTINCT pre-signed webhooks at it with wrk on loopback for a fixed time; the corpus is larger than what is
-sent (the run says so if not), so the dedupe path is never what is measured. The bare endpoint reads the body and answers 200, under the same server
-settings. Afterwards the inbox is counted: every acknowledged webhook must be stored.
+sent (the run says so if not), so the dedupe path is never what is measured. The bare endpoint reads the body
+and answers 200, under the same server settings. Afterwards the inbox is counted: every acknowledged webhook
+must be stored.
 
     .venv/bin/python bench/ingest.py [--corpus 20000] [--connections 16]
 
@@ -114,9 +115,10 @@ def server(command: list[str], env: dict[str, str], port: int, cwd: Path) -> Ite
             try:
                 httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
                 break
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 if process.poll() is not None:
-                    raise SystemExit(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
+                    stderr = process.stderr.read().decode() if process.stderr else ""
+                    raise SystemExit(f"server exited: {stderr}") from exc
                 time.sleep(0.2)
         else:
             raise SystemExit("server did not start within 30 s")
