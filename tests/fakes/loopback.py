@@ -1,0 +1,79 @@
+"""Serve an ASGI app over real HTTP on 127.0.0.1 inside the running event loop (uvicorn; the OS picks the port).
+
+Usable from function-scoped pytest-asyncio tests: the server is an asyncio task of the test's own loop, so a
+fake Saleor, the app under test and a test receiver can all call one another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any, Literal
+
+import uvicorn
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Several servers share the test's main thread; letting each swap SIGINT handlers in and out (not LIFO)
+        # leaves a stopped server's handler installed, and Ctrl+C no longer stops the test run.
+        yield
+
+
+def free_port() -> int:
+    """A port that was free a moment ago (for apps whose settings need their own URL up front)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LoopbackServer:
+    def __init__(self, app: Any, *, port: int = 0, lifespan: Literal["auto", "on", "off"] = "off") -> None:
+        """`port=0` lets the OS choose; pass `free_port()` when the app must know its URL before it starts."""
+        self._app = app
+        self._lifespan = lifespan
+        self._wanted_port = port
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> LoopbackServer:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", self._wanted_port))
+        self.port = self._socket.getsockname()[1]
+        config = uvicorn.Config(self._app, lifespan=self._lifespan, log_config=None, log_level="warning",
+                                access_log=False, ws="none", http="h11", timeout_graceful_shutdown=2)
+        self._server = _Server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("the loopback server stopped during start-up")
+            await asyncio.sleep(0.005)
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+        self._server = self._task = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    async def __aenter__(self) -> LoopbackServer:
+        return await self.start()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
