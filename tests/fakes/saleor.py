@@ -74,6 +74,7 @@ class FakeSaleor:
         self.actions = SaleorActions(self.state, self.schema)
         self.internal_errors: list[str] = []  # gaps in the fake (unmodelled fields, crashes): see __aexit__
         self.failed_installations: list[InstallFailed] = []
+        self.requests: list[str] = []  # "METHOD /path" of every request the fake served (who called Saleor)
         self._deliverer = WebhookDeliverer(self.state, signer=lambda: self.signer, api_url=lambda: self.api_url,
                                            http=self._client, internal_errors=self.internal_errors,
                                            inline=deliver_inline)
@@ -320,12 +321,14 @@ class FakeSaleor:
         return Router([Route("/.well-known/jwks.json", self._jwks, methods=["GET"]),
                        Route("/graphql/", self._graphql_http, methods=["GET", "POST"])], redirect_slashes=False)
 
-    async def _jwks(self, _request: Request) -> Response:
+    async def _jwks(self, request: Request) -> Response:
+        self.requests.append(f"GET {request.url.path}")
         if self._jwks_down:
             return PlainTextResponse("Service Unavailable", status_code=503)
         return Response(json.dumps(self.signer.jwks), media_type="application/json")
 
     async def _graphql_http(self, request: Request) -> Response:
+        self.requests.append(f"{request.method} {request.url.path}")
         if request.method != "POST":
             return PlainTextResponse("", status_code=405, headers={"Allow": "OPTIONS, POST"})
         if self._graphql_delay:
