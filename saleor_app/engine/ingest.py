@@ -15,6 +15,7 @@ class IngestResult:
     stored: bool
     duplicate: bool
     note: str
+    order_id: str | None = None
 
 
 class UnexpectedEvent(ValueError):
@@ -38,4 +39,4 @@ class IngestWebhook:
         note = "stored" if is_new else "duplicate of a stored delivery"
         if delivery.parse_error:
             note += f"; flagged: {delivery.parse_error}"
-        return IngestResult(stored=is_new, duplicate=not is_new, note=note)
+        return IngestResult(stored=is_new, duplicate=not is_new, note=note, order_id=delivery.order_id)

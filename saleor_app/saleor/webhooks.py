@@ -86,8 +86,8 @@ class WebhookHandler:
             log.exception("webhook ingest failed", extra={"installation_id": installation.id, "event": event})
             return _error(503, "UNAVAILABLE", "the webhook could not be stored; retry")
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("webhook accepted", extra={"installation_id": installation.id, "event": event,
-                                                  "note": result.note})
+            log.debug("webhook accepted", extra={"installation_id": installation.id, "order_id": result.order_id,
+                                                  "event": event, "note": result.note})
         return _OK
 
 
