@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        container.background.start()
+        container.start()
         try:
             yield
         finally:

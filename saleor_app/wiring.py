@@ -11,16 +11,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from saleor_app.domain.errors import AppAccessLost, AutomationError
 from saleor_app.domain.installations import Installation
+from saleor_app.domain.pipeline import DEFAULT_PIPELINE
+from saleor_app.engine.actions import HANDLERS
+from saleor_app.engine.execute import ExecuteJob
 from saleor_app.engine.ingest import IngestWebhook
 from saleor_app.engine.lifecycle import AppLifecycle
+from saleor_app.engine.moves import MoveOrder
+from saleor_app.engine.order_events import HandleOrderEvents
+from saleor_app.engine.recovery import RecoverLeases
 from saleor_app.providers.outbound_http import GuardedHttpClient
 from saleor_app.queues.background import BackgroundLoop
+from saleor_app.queues.inprocess import InProcessRunner
 from saleor_app.saleor.clients import SaleorClients
 from saleor_app.saleor.keys import SaleorKeys
 from saleor_app.saleor.manifest import webhook_definitions
 from saleor_app.saleor.register import RegisterInstallation
 from saleor_app.saleor.webhook_sync import sync_webhooks
 from saleor_app.settings import AppEnv, Settings
+from saleor_app.store.automation import SqlAutomationStore
 from saleor_app.store.database import create_engine
 from saleor_app.store.inbox import SqlWebhookInbox
 from saleor_app.store.installations import SqlInstallationRepository
@@ -57,6 +65,11 @@ class Container:
     ingest: IngestWebhook
     register: RegisterInstallation
     background: BackgroundLoop
+    automation: SqlAutomationStore
+    order_events: HandleOrderEvents
+    execute_job: ExecuteJob
+    recover_leases: RecoverLeases
+    runner: InProcessRunner
 
     async def sync_all_webhooks(self) -> None:
         for installation in await self.installations.list_active():
@@ -77,7 +90,16 @@ class Container:
     async def purge_personal_data(self) -> None:
         await self.lifecycle.purge_personal_data(timedelta(days=self.settings.uninstalled_data_retention_days))
 
+    async def seed_installation(self, installation: Installation) -> None:
+        """A new installation starts with the default pipeline (a reinstall keeps its own)."""
+        await self.automation.seed_pipeline(installation.id, DEFAULT_PIPELINE, self.clock.now())
+
+    def start(self) -> None:
+        self.background.start()
+        self.runner.start()
+
     async def aclose(self) -> None:
+        await self.runner.stop()
         await self.background.stop()
         await self.inbox.close()
         await self.saleor.aclose()
@@ -100,7 +122,13 @@ def build_container(settings: Settings, *, saleor_transport: httpx.AsyncBaseTran
     keys = SaleorKeys(installations, http, refetch_interval=settings.jwks_refetch_interval_seconds)
     saleor = SaleorClients(installations, timeout=timeout)
     lifecycle = AppLifecycle(installations, clock)
-    ingest = IngestWebhook(inbox, lifecycle, clock)
+    automation = SqlAutomationStore(engine)
+    order_events = HandleOrderEvents(automation, installations, saleor.order_gateway, clock)
+    execute_job = ExecuteJob(automation, installations, saleor.order_gateway, HANDLERS, clock,
+                             MoveOrder(automation, clock))
+    recover_leases = RecoverLeases(automation, clock)
+    runner = InProcessRunner(automation, order_events.run_once, execute_job, recover_leases, clock)
+    ingest = IngestWebhook(inbox, lifecycle, clock, on_stored=runner.wake)
     register = RegisterInstallation(
         installations, http, clock, allowed_urls=settings.allowed_saleor_url_pattern, timeout=timeout
     )
@@ -122,7 +150,13 @@ def build_container(settings: Settings, *, saleor_transport: httpx.AsyncBaseTran
         ingest=ingest,
         register=register,
         background=BackgroundLoop(once=[], periodic=[], interval=settings.maintenance_interval_seconds),
+        automation=automation,
+        order_events=order_events,
+        execute_job=execute_job,
+        recover_leases=recover_leases,
+        runner=runner,
     )
+    register.on_installed = container.seed_installation
     once = [container.sync_all_webhooks] if settings.sync_webhooks_on_startup else []
     container.background = BackgroundLoop(
         once=once, periodic=[container.purge_personal_data], interval=settings.maintenance_interval_seconds

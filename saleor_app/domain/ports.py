@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from saleor_app.domain.automation import Activity, AutomationSettings, Job, NewJob, OrderRecord, StageEntry
 from saleor_app.domain.installations import Installation, InstallationStatus
+from saleor_app.domain.pipeline import Pipeline
+from saleor_app.domain.rules import Rule
 from saleor_app.domain.webhooks import WebhookDelivery
 
 
@@ -95,3 +99,85 @@ class OrderGateway(Protocol):
     async def update_private_metadata(self, object_id: str, items: Mapping[str, str]) -> dict[str, Any]: ...
 
     async def update_metadata(self, object_id: str, items: Mapping[str, str]) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    id: int
+    installation_id: int
+    event: str
+    order_id: str | None
+    self_caused: bool
+    parse_error: str | None
+
+
+class AutomationTransaction(Protocol):
+    """One database transaction of the engine. Never held across a call to Saleor or a provider."""
+
+    async def settings(self, installation_id: int) -> AutomationSettings: ...
+
+    async def pipeline(self, installation_id: int) -> Pipeline: ...
+
+    async def rules(self, installation_id: int, stage_key: str) -> list[Rule]: ...
+
+    async def rule(self, rule_id: int) -> Rule | None: ...
+
+    async def order(self, installation_id: int, order_id: str) -> OrderRecord | None: ...
+
+    async def order_by_row(self, order_row_id: int) -> OrderRecord | None: ...
+
+    async def save_order(
+        self, installation_id: int, order_id: str, snapshot: dict[str, Any], snapshot_at: datetime
+    ) -> OrderRecord: ...
+
+    async def set_order_stage(self, order_row_id: int, stage_key: str) -> None: ...
+
+    async def open_entry(self, order_row_id: int) -> StageEntry | None: ...
+
+    async def entry(self, entry_id: int) -> StageEntry | None: ...
+
+    async def enter(
+        self, installation_id: int, order_row_id: int, stage_key: str, at: datetime, *, adopted: bool, reason: str
+    ) -> StageEntry:
+        """Close the open entry (if any) and open one in `stage_key`; the database allows one open entry."""
+        ...
+
+    async def cancel_pending(self, entry_id: int, reason: str, now: datetime) -> list[int]: ...
+
+    async def ran_once(self, order_row_id: int) -> set[str]:
+        """Rule keys that ran (or are on their way to run) for this order: not planned again if once-per-order."""
+        ...
+
+    async def add_job(self, job: NewJob, now: datetime) -> int | None:
+        """The new job's id, or None when a job with that idempotency key exists already."""
+        ...
+
+    async def job(self, job_id: int) -> Job | None: ...
+
+    async def update_job(self, job_id: int, now: datetime, **changes: Any) -> None: ...
+
+    async def successors(self, job_id: int) -> list[Job]: ...
+
+    async def pending_jobs_of_rule(self, rule_id: int) -> list[Job]: ...
+
+    async def log(self, activity: Activity, now: datetime) -> None: ...
+
+    async def finish_inbox(self, ids: Sequence[int], now: datetime, state: str = "processed") -> None: ...
+
+
+class AutomationStore(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[AutomationTransaction]: ...
+
+    async def pending_inbox(self, limit: int) -> list[InboxItem]: ...
+
+    async def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[int]:
+        """Move due jobs of unpaused installations to RUNNING with a lease, atomically; their ids."""
+        ...
+
+    async def expired_leases(self, now: datetime) -> list[Job]: ...
+
+    async def next_due_at(self) -> datetime | None: ...
+
+    async def seed_pipeline(self, installation_id: int, pipeline: Pipeline, now: datetime) -> bool:
+        """Store the default pipeline for a new installation; False when it has one already."""
+        ...

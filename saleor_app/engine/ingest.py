@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from saleor_app.domain.installations import Installation
@@ -23,10 +24,13 @@ class UnexpectedEvent(ValueError):
 
 
 class IngestWebhook:
-    def __init__(self, inbox: WebhookInbox, lifecycle: AppLifecycle, clock: Clock) -> None:
+    def __init__(
+        self, inbox: WebhookInbox, lifecycle: AppLifecycle, clock: Clock, *, on_stored: Callable[[], None] | None = None
+    ) -> None:
         self._inbox = inbox
         self._lifecycle = lifecycle
         self._clock = clock
+        self._on_stored = on_stored  # wakes the worker: the first event of an order is handled without delay
 
     async def __call__(self, installation: Installation, event: str, body: bytes) -> IngestResult:
         delivery = triage(installation.id, event, body, self._clock.now())
@@ -36,6 +40,8 @@ class IngestWebhook:
         if event not in ORDER_EVENTS:
             raise UnexpectedEvent(f"the app does not subscribe to {event!r}")
         is_new = await self._inbox.store(delivery)
+        if is_new and self._on_stored is not None:
+            self._on_stored()
         note = "stored" if is_new else "duplicate of a stored delivery"
         if delivery.parse_error:
             note += f"; flagged: {delivery.parse_error}"

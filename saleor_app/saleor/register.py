@@ -46,7 +46,7 @@ class RegisterInstallation:
         self._clock = clock
         self._allowed_urls = allowed_urls
         self._timeout = timeout
-        self._on_installed = on_installed
+        self.on_installed = on_installed
 
     async def __call__(self, saleor_api_url: str, token: str) -> Installation:
         if not saleor_api_url.startswith(("http://", "https://")) or not saleor_api_url.endswith("/graphql/"):
@@ -79,8 +79,8 @@ class RegisterInstallation:
                            "the app could not store the installation; try installing again shortly") from exc
         log.info("installed", extra={"installation_id": installation.id, "saleor_api_url": saleor_api_url,
                                       "app_id": installation.app_id, "saleor_version": version})
-        if self._on_installed is not None:
-            await self._on_installed(installation)
+        if self.on_installed is not None:
+            await self.on_installed(installation)
         return installation
 
     async def _prove_token(self, saleor_api_url: str, token: str) -> dict[str, Any]:

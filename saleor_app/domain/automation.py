@@ -1,0 +1,92 @@
+"""Records the engine reads and writes: automation settings, orders, stage entries, jobs, activity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from saleor_app.domain.jobs import JobState
+from saleor_app.domain.schedule import QuietHours
+
+
+@dataclass(frozen=True, slots=True)
+class AutomationSettings:
+    paused: bool = False
+    time_zone: str = "UTC"
+    quiet_hours: QuietHours | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @staticmethod
+    def parse_time(value: str | None) -> time | None:
+        return time.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    id: int
+    installation_id: int
+    order_id: str
+    number: str | None
+    snapshot: dict[str, Any]
+    snapshot_at: datetime
+    stage_key: str | None
+    first_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StageEntry:
+    id: int
+    order_row_id: int
+    stage_key: str
+    entered_at: datetime
+    left_at: datetime | None = None
+    adopted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    installation_id: int
+    order_row_id: int
+    entry_id: int | None
+    rule_id: int | None
+    rule_key: str
+    kind: str
+    state: JobState
+    due_at: datetime | None
+    predecessor_id: int | None
+    attempts: int
+    first_attempt_at: datetime | None
+    lease_until: datetime | None
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    installation_id: int
+    order_row_id: int
+    entry_id: int | None
+    rule_id: int
+    rule_key: str
+    kind: str
+    idempotency_key: str
+    state: JobState
+    due_at: datetime | None
+    predecessor_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    installation_id: int
+    kind: str  # "stage" | "job" | "adopted" | "order"
+    message: str
+    order_row_id: int | None = None
+    job_id: int | None = None
+    state: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,82 @@
+"""Moving an order into a stage: close the old entry, cancel what it had pending, open the new one, plan jobs.
+
+Always inside the caller's transaction, so the move and its jobs commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from saleor_app.domain.automation import Activity, NewJob, OrderRecord, StageEntry
+from saleor_app.domain.jobs import JobState
+from saleor_app.domain.planning import idempotency_key, plan_entry
+from saleor_app.domain.ports import AutomationTransaction, Clock
+
+log = logging.getLogger(__name__)
+
+
+async def enter_stage(
+    tx: AutomationTransaction,
+    clock: Clock,
+    order: OrderRecord,
+    target: str,
+    *,
+    reason: str,
+    adopted: bool = False,
+) -> StageEntry | None:
+    """Move `order` into `target`; None when it is there already (moving into the current stage does nothing)."""
+    current = await tx.open_entry(order.id)
+    if current is not None and current.stage_key == target:
+        return None
+    now = clock.now()
+    installation_id = order.installation_id
+    if current is not None:
+        for job_id in await tx.cancel_pending(current.id, f"order moved to {target}", now):
+            await tx.log(Activity(installation_id, "job", f"cancelled: order moved to {target}",
+                                  order_row_id=order.id, job_id=job_id, state=JobState.CANCELLED.value), now)
+    entry = await tx.enter(installation_id, order.id, target, now, adopted=adopted, reason=reason)
+    source = current.stage_key if current is not None else None
+    move = f"entered {target}" if source is None else f"moved from {source} to {target}"
+    await tx.log(Activity(installation_id, "stage", f"{move}: {reason}", order_row_id=order.id), now)
+    if adopted:
+        await tx.log(Activity(installation_id, "adopted",
+                              f"adopted in {target}: the order predates the installation, its rules do not run",
+                              order_row_id=order.id), now)
+        return entry
+    settings = await tx.settings(installation_id)
+    if settings.paused:
+        await tx.log(Activity(installation_id, "stage", f"automation is paused: the rules of {target} do not run",
+                              order_row_id=order.id), now)
+        return entry
+    await plan_jobs(tx, order, entry)
+    return entry
+
+
+async def plan_jobs(tx: AutomationTransaction, order: OrderRecord, entry: StageEntry) -> None:
+    installation_id = order.installation_id
+    settings = await tx.settings(installation_id)
+    rules = await tx.rules(installation_id, entry.stage_key)
+    plan = plan_entry(rules, entered_at=entry.entered_at, zone=settings.zone, ran_once=await tx.ran_once(order.id))
+    ids: list[int | None] = []
+    for planned in plan:
+        predecessor = ids[planned.predecessor] if planned.predecessor is not None else None
+        job = NewJob(
+            installation_id=installation_id,
+            order_row_id=order.id,
+            entry_id=entry.id,
+            rule_id=planned.rule.id,
+            rule_key=planned.rule.key,
+            kind=planned.rule.kind,
+            idempotency_key=idempotency_key(installation_id, order.order_id, f"entry:{entry.id}", planned.rule.key),
+            state=planned.state,
+            due_at=planned.due_at,
+            predecessor_id=predecessor,
+        )
+        job_id = await tx.add_job(job, entry.entered_at)
+        ids.append(job_id)
+        if job_id is None:
+            continue  # planned before (same idempotency key): nothing twice
+        when = (f"due {planned.due_at.isoformat(timespec='seconds')}" if planned.due_at is not None
+                else f"waiting for {plan[planned.predecessor].rule.key}" if planned.predecessor is not None else "")
+        await tx.log(Activity(installation_id, "job", f"planned {planned.rule.key} ({planned.rule.kind}), {when}",
+                              order_row_id=order.id, job_id=job_id, state=planned.state.value), entry.entered_at)

@@ -1,0 +1,119 @@
+"""The embedded default's worker: one loop in the web process that turns webhooks into moves and runs due jobs.
+
+It wakes at once when a webhook is stored or a job becomes due now, and otherwise sleeps until the next due
+job (at most `idle_seconds`). Jobs run concurrently up to `concurrency`; each is claimed with a lease, so a
+crashed process leaves nothing stuck (see RecoverLeases). Shutdown stops claiming and lets running jobs finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from saleor_app.domain.ports import AutomationStore, Clock
+
+log = logging.getLogger(__name__)
+
+
+class InProcessRunner:
+    def __init__(
+        self,
+        store: AutomationStore,
+        handle_events: Callable[[], Awaitable[int]],
+        execute: Callable[[int], Coroutine[Any, Any, object]],
+        recover: Callable[[], Awaitable[int]],
+        clock: Clock,
+        *,
+        concurrency: int = 8,
+        lease: timedelta = timedelta(minutes=5),
+        idle_seconds: float = 1.0,
+        shutdown_grace_seconds: float = 10.0,
+    ) -> None:
+        self._store = store
+        self._handle_events = handle_events
+        self._execute = execute
+        self._recover = recover
+        self._clock = clock
+        self._concurrency = concurrency
+        self._lease = lease
+        self._idle = idle_seconds
+        self._grace = shutdown_grace_seconds
+        self._wake = asyncio.Event()
+        self._running: set[asyncio.Task[object]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._stopping = False
+        self._loop_task = asyncio.create_task(self._run(), name="in-process-runner")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task is not None:
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+            self._loop_task = None
+        if self._running:
+            done, pending = await asyncio.wait(self._running, timeout=self._grace)
+            for task in pending:
+                task.cancel()  # its lease expires and recovery decides (retry or unknown)
+
+    async def run_until_idle(self, max_rounds: int = 1000) -> None:
+        """Tests: work until nothing is pending or due now."""
+        for _ in range(max_rounds):
+            worked = await self._round()
+            if self._running:
+                await asyncio.wait(self._running)
+                continue
+            if not worked:
+                return
+
+    async def _run(self) -> None:
+        await self._guard(self._recover)
+        while not self._stopping:
+            worked = await self._guard(self._round)
+            if worked:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=await self._sleep_for())
+            except TimeoutError:
+                await self._guard(self._recover)
+
+    async def _round(self) -> int:
+        handled = await self._handle_events()
+        free = self._concurrency - len(self._running)
+        claimed: list[int] = []
+        if free > 0 and not self._stopping:
+            claimed = await self._store.claim_due(self._clock.now(), self._lease, free)
+        for job_id in claimed:
+            task: asyncio.Task[object] = asyncio.create_task(self._execute(job_id), name=f"job-{job_id}")
+            self._running.add(task)
+            task.add_done_callback(self._job_done)
+        return handled + len(claimed)
+
+    def _job_done(self, task: asyncio.Task[object]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("job task failed", exc_info=task.exception())
+        self._wake.set()  # a finished job may have released a successor
+
+    async def _sleep_for(self) -> float:
+        next_due = await self._store.next_due_at()
+        if next_due is None:
+            return self._idle
+        return max(0.0, min(self._idle, (next_due - self._clock.now()).total_seconds()))
+
+    async def _guard(self, step: Callable[[], Awaitable[int]]) -> int:
+        try:
+            return await step()
+        except Exception:  # the database blinked: log, back off, keep the loop alive
+            log.exception("runner step failed; retrying")
+            await asyncio.sleep(self._idle)
+            return 0

@@ -1,0 +1,396 @@
+"""SqlAutomationStore: the engine's tables (pipeline, rules, orders, stage entries, jobs, activity) in SQL.
+
+Core statements on one async connection per transaction. Claims are one `UPDATE … RETURNING`; on PostgreSQL
+the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so several processes share the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from saleor_app.domain.automation import Activity, AutomationSettings, Job, NewJob, OrderRecord, StageEntry
+from saleor_app.domain.installations import InstallationStatus
+from saleor_app.domain.jobs import CLAIMABLE, PENDING, JobState
+from saleor_app.domain.pipeline import Pipeline, Refund, Stage, StageMatch
+from saleor_app.domain.ports import InboxItem
+from saleor_app.domain.rules import Repeat, Rule
+from saleor_app.domain.schedule import QuietHours
+from saleor_app.store.tables import (
+    ActivityRow,
+    AutomationSettingsRow,
+    InstallationRow,
+    JobRow,
+    OrderRow,
+    RuleRow,
+    StageEntryRow,
+    StageRow,
+    WebhookInboxRow,
+)
+
+SETTINGS = AutomationSettingsRow.__table__  # type: ignore[attr-defined]
+STAGES = StageRow.__table__  # type: ignore[attr-defined]
+RULES = RuleRow.__table__  # type: ignore[attr-defined]
+ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
+ENTRIES = StageEntryRow.__table__  # type: ignore[attr-defined]
+JOBS = JobRow.__table__  # type: ignore[attr-defined]
+ACTIVITY = ActivityRow.__table__  # type: ignore[attr-defined]
+INBOX = WebhookInboxRow.__table__  # type: ignore[attr-defined]
+INSTALLATIONS = InstallationRow.__table__  # type: ignore[attr-defined]
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands DateTime(timezone=True) back naive; every time the app stores is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _must(value: datetime | None) -> datetime:
+    result = aware(value)
+    assert result is not None
+    return result
+
+
+def stage_from_row(row: RowMapping) -> Stage:
+    match = row["match"]
+    charge = match.get("charge_statuses")
+    return Stage(
+        key=row["key"],
+        name=row["name"],
+        match=StageMatch(
+            statuses=frozenset(match.get("statuses") or ()),
+            charge_statuses=frozenset(charge) if charge is not None else None,
+            refund=Refund(match.get("refund", "any")),
+            custom=bool(match.get("custom", False)),
+        ),
+        has_plan=bool(row["has_plan"]),
+    )
+
+
+def match_to_json(match: StageMatch) -> dict[str, Any]:
+    return {
+        "statuses": sorted(match.statuses),
+        "charge_statuses": sorted(match.charge_statuses) if match.charge_statuses is not None else None,
+        "refund": match.refund.value,
+        "custom": match.custom,
+    }
+
+
+def rule_from_row(row: RowMapping) -> Rule:
+    return Rule(
+        id=row["id"],
+        installation_id=row["installation_id"],
+        stage_key=row["stage_key"],
+        key=row["key"],
+        name=row["name"],
+        kind=row["kind"],
+        config=dict(row["config"] or {}),
+        position=row["position"],
+        enabled=bool(row["enabled"]),
+        delay=timedelta(seconds=row["delay_seconds"] or 0),
+        at=time.fromisoformat(row["at_time"]) if row["at_time"] else None,
+        after_previous=bool(row["after_previous"]),
+        repeat=Repeat(row["repeat"]),
+        condition=row["condition"],
+        max_age=timedelta(seconds=row["max_age_seconds"]) if row["max_age_seconds"] is not None else None,
+    )
+
+
+def order_from_row(row: RowMapping) -> OrderRecord:
+    return OrderRecord(
+        id=row["id"],
+        installation_id=row["installation_id"],
+        order_id=row["order_id"],
+        number=row["number"],
+        snapshot=dict(row["snapshot"] or {}),
+        snapshot_at=_must(row["snapshot_at"]),
+        stage_key=row["stage_key"],
+        first_seen_at=_must(row["first_seen_at"]),
+    )
+
+
+def entry_from_row(row: RowMapping) -> StageEntry:
+    return StageEntry(
+        id=row["id"],
+        order_row_id=row["order_row_id"],
+        stage_key=row["stage_key"],
+        entered_at=_must(row["entered_at"]),
+        left_at=aware(row["left_at"]),
+        adopted=bool(row["adopted"]),
+    )
+
+
+def job_from_row(row: RowMapping) -> Job:
+    return Job(
+        id=row["id"],
+        installation_id=row["installation_id"],
+        order_row_id=row["order_row_id"],
+        entry_id=row["entry_id"],
+        rule_id=row["rule_id"],
+        rule_key=row["rule_key"],
+        kind=row["kind"],
+        state=JobState(row["state"]),
+        due_at=aware(row["due_at"]),
+        predecessor_id=row["predecessor_id"],
+        attempts=row["attempts"],
+        first_attempt_at=aware(row["first_attempt_at"]),
+        lease_until=aware(row["lease_until"]),
+        reason=row["reason"],
+        created_at=_must(row["created_at"]),
+    )
+
+
+class SqlAutomationTransaction:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._c = connection
+
+    async def _one(self, statement: Any) -> RowMapping | None:
+        return (await self._c.execute(statement)).mappings().first()
+
+    async def _all(self, statement: Any) -> Sequence[RowMapping]:
+        return (await self._c.execute(statement)).mappings().all()
+
+    async def settings(self, installation_id: int) -> AutomationSettings:
+        row = await self._one(select(SETTINGS).where(SETTINGS.c.installation_id == installation_id))
+        if row is None:
+            return AutomationSettings()
+        start, end = AutomationSettings.parse_time(row["quiet_start"]), AutomationSettings.parse_time(row["quiet_end"])
+        quiet = QuietHours(start, end) if start is not None and end is not None else None
+        return AutomationSettings(paused=bool(row["paused"]), time_zone=row["time_zone"], quiet_hours=quiet)
+
+    async def pipeline(self, installation_id: int) -> Pipeline:
+        rows = await self._all(
+            select(STAGES).where(STAGES.c.installation_id == installation_id).order_by(STAGES.c.position)
+        )
+        return Pipeline(tuple(stage_from_row(row) for row in rows))
+
+    async def rules(self, installation_id: int, stage_key: str) -> list[Rule]:
+        rows = await self._all(
+            select(RULES)
+            .where(RULES.c.installation_id == installation_id, RULES.c.stage_key == stage_key)
+            .order_by(RULES.c.position, RULES.c.id)
+        )
+        return [rule_from_row(row) for row in rows]
+
+    async def rule(self, rule_id: int) -> Rule | None:
+        row = await self._one(select(RULES).where(RULES.c.id == rule_id))
+        return rule_from_row(row) if row is not None else None
+
+    async def order(self, installation_id: int, order_id: str) -> OrderRecord | None:
+        row = await self._one(
+            select(ORDERS).where(ORDERS.c.installation_id == installation_id, ORDERS.c.order_id == order_id)
+        )
+        return order_from_row(row) if row is not None else None
+
+    async def order_by_row(self, order_row_id: int) -> OrderRecord | None:
+        row = await self._one(select(ORDERS).where(ORDERS.c.id == order_row_id))
+        return order_from_row(row) if row is not None else None
+
+    async def save_order(
+        self, installation_id: int, order_id: str, snapshot: dict[str, Any], snapshot_at: datetime
+    ) -> OrderRecord:
+        existing = await self.order(installation_id, order_id)
+        number = snapshot.get("number")
+        if existing is None:
+            await self._c.execute(
+                insert(ORDERS).values(installation_id=installation_id, order_id=order_id, number=number,
+                                      snapshot=snapshot, snapshot_at=snapshot_at, first_seen_at=snapshot_at)
+            )
+        elif existing.snapshot_at <= snapshot_at:  # a slower, older read must not overwrite a newer one
+            await self._c.execute(
+                update(ORDERS).where(ORDERS.c.id == existing.id)
+                .values(number=number, snapshot=snapshot, snapshot_at=snapshot_at)
+            )
+        saved = await self.order(installation_id, order_id)
+        assert saved is not None
+        return saved
+
+    async def set_order_stage(self, order_row_id: int, stage_key: str) -> None:
+        await self._c.execute(update(ORDERS).where(ORDERS.c.id == order_row_id).values(stage_key=stage_key))
+
+    async def open_entry(self, order_row_id: int) -> StageEntry | None:
+        row = await self._one(
+            select(ENTRIES).where(ENTRIES.c.order_row_id == order_row_id, ENTRIES.c.left_at.is_(None))
+        )
+        return entry_from_row(row) if row is not None else None
+
+    async def entry(self, entry_id: int) -> StageEntry | None:
+        row = await self._one(select(ENTRIES).where(ENTRIES.c.id == entry_id))
+        return entry_from_row(row) if row is not None else None
+
+    async def enter(
+        self, installation_id: int, order_row_id: int, stage_key: str, at: datetime, *, adopted: bool, reason: str
+    ) -> StageEntry:
+        await self._c.execute(
+            update(ENTRIES).where(ENTRIES.c.order_row_id == order_row_id, ENTRIES.c.left_at.is_(None))
+            .values(left_at=at)
+        )
+        result = await self._c.execute(
+            insert(ENTRIES).values(installation_id=installation_id, order_row_id=order_row_id, stage_key=stage_key,
+                                   entered_at=at, adopted=adopted, reason=reason[:500])
+            .returning(ENTRIES.c.id)
+        )
+        entry_id = result.scalar_one()
+        await self.set_order_stage(order_row_id, stage_key)
+        return StageEntry(entry_id, order_row_id, stage_key, at, None, adopted)
+
+    async def cancel_pending(self, entry_id: int, reason: str, now: datetime) -> list[int]:
+        result = await self._c.execute(
+            update(JOBS)
+            .where(JOBS.c.entry_id == entry_id, JOBS.c.state.in_([state.value for state in PENDING]))
+            .values(state=JobState.CANCELLED.value, reason=reason[:2000], updated_at=now, lease_until=None)
+            .returning(JOBS.c.id)
+        )
+        return [row[0] for row in result]
+
+    async def ran_once(self, order_row_id: int) -> set[str]:
+        rows = await self._c.execute(
+            select(JOBS.c.rule_key).where(
+                JOBS.c.order_row_id == order_row_id, JOBS.c.state != JobState.CANCELLED.value
+            ).distinct()
+        )
+        return {row[0] for row in rows}
+
+    async def add_job(self, job: NewJob, now: datetime) -> int | None:
+        builder = sqlite.insert if self._c.dialect.name == "sqlite" else postgresql.insert
+        result = await self._c.execute(
+            builder(JOBS)
+            .values(installation_id=job.installation_id, order_row_id=job.order_row_id, entry_id=job.entry_id,
+                    rule_id=job.rule_id, rule_key=job.rule_key, kind=job.kind, idempotency_key=job.idempotency_key,
+                    state=job.state.value, due_at=job.due_at, predecessor_id=job.predecessor_id, attempts=0,
+                    reason="", created_at=now, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(JOBS.c.id)
+        )
+        row = result.first()
+        return row[0] if row is not None else None
+
+    async def job(self, job_id: int) -> Job | None:
+        row = await self._one(select(JOBS).where(JOBS.c.id == job_id))
+        return job_from_row(row) if row is not None else None
+
+    async def update_job(self, job_id: int, now: datetime, **changes: Any) -> None:
+        if "state" in changes and isinstance(changes["state"], JobState):
+            changes["state"] = changes["state"].value
+        if "reason" in changes:
+            changes["reason"] = str(changes["reason"])[:2000]
+        await self._c.execute(update(JOBS).where(JOBS.c.id == job_id).values(updated_at=now, **changes))
+
+    async def successors(self, job_id: int) -> list[Job]:
+        rows = await self._all(select(JOBS).where(JOBS.c.predecessor_id == job_id).order_by(JOBS.c.id))
+        return [job_from_row(row) for row in rows]
+
+    async def pending_jobs_of_rule(self, rule_id: int) -> list[Job]:
+        rows = await self._all(
+            select(JOBS).where(JOBS.c.rule_id == rule_id, JOBS.c.state.in_([s.value for s in PENDING]))
+        )
+        return [job_from_row(row) for row in rows]
+
+    async def log(self, activity: Activity, now: datetime) -> None:
+        await self._c.execute(
+            insert(ACTIVITY).values(installation_id=activity.installation_id, order_row_id=activity.order_row_id,
+                                    job_id=activity.job_id, kind=activity.kind, state=activity.state,
+                                    message=activity.message[:2000], at=now)
+        )
+
+    async def finish_inbox(self, ids: Sequence[int], now: datetime, state: str = "processed") -> None:
+        if ids:
+            await self._c.execute(
+                update(INBOX).where(INBOX.c.id.in_(list(ids))).values(state=state, processed_at=now)
+            )
+
+
+class SqlAutomationStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqlAutomationTransaction]:
+        async with self._engine.begin() as connection:
+            yield SqlAutomationTransaction(connection)
+
+    async def pending_inbox(self, limit: int) -> list[InboxItem]:
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(INBOX.c.id, INBOX.c.installation_id, INBOX.c.event, INBOX.c.order_id, INBOX.c.self_caused,
+                           INBOX.c.parse_error)
+                    .where(INBOX.c.state == "pending").order_by(INBOX.c.id).limit(limit)
+                )
+            ).mappings().all()
+        return [InboxItem(r["id"], r["installation_id"], r["event"], r["order_id"], bool(r["self_caused"]),
+                          r["parse_error"]) for r in rows]
+
+    async def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[int]:
+        candidates = (
+            select(JOBS.c.id)
+            .join(INSTALLATIONS, INSTALLATIONS.c.id == JOBS.c.installation_id)
+            .outerjoin(SETTINGS, SETTINGS.c.installation_id == JOBS.c.installation_id)
+            .where(
+                JOBS.c.state.in_([state.value for state in CLAIMABLE]),
+                JOBS.c.due_at <= now,
+                INSTALLATIONS.c.status == InstallationStatus.ACTIVE.value,
+                or_(SETTINGS.c.paused.is_(None), SETTINGS.c.paused.is_(False)),
+            )
+            .order_by(JOBS.c.due_at)
+            .limit(limit)
+        )
+        if self._engine.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True, of=JOBS)
+        statement = (
+            update(JOBS)
+            .where(JOBS.c.id.in_(candidates.scalar_subquery()))
+            .values(state=JobState.RUNNING.value, lease_until=now + lease, attempts=JOBS.c.attempts + 1,
+                    first_attempt_at=func.coalesce(JOBS.c.first_attempt_at, now), updated_at=now)
+            .returning(JOBS.c.id)
+        )
+        async with self._engine.begin() as connection:
+            return [row[0] for row in await connection.execute(statement)]
+
+    async def expired_leases(self, now: datetime) -> list[Job]:
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(JOBS).where(and_(JOBS.c.state == JobState.RUNNING.value, JOBS.c.lease_until < now))
+                )
+            ).mappings().all()
+        return [job_from_row(row) for row in rows]
+
+    async def next_due_at(self) -> datetime | None:
+        async with self._engine.connect() as connection:
+            value = (
+                await connection.execute(
+                    select(func.min(JOBS.c.due_at)).where(JOBS.c.state.in_([s.value for s in CLAIMABLE]))
+                )
+            ).scalar()
+        return aware(value)
+
+    async def seed_pipeline(self, installation_id: int, pipeline: Pipeline, now: datetime) -> bool:
+        async with self._engine.begin() as connection:
+            exists = (
+                await connection.execute(select(func.count()).where(STAGES.c.installation_id == installation_id))
+            ).scalar_one()
+            if exists:
+                return False
+            await connection.execute(
+                insert(STAGES),
+                [
+                    {"installation_id": installation_id, "key": stage.key, "name": stage.name, "position": index,
+                     "match": match_to_json(stage.match), "has_plan": stage.has_plan}
+                    for index, stage in enumerate(pipeline.stages)
+                ],
+            )
+            builder = sqlite.insert if connection.dialect.name == "sqlite" else postgresql.insert
+            await connection.execute(
+                builder(SETTINGS).values(installation_id=installation_id, paused=False, time_zone="UTC",
+                                         updated_at=now).on_conflict_do_nothing(index_elements=["installation_id"])
+            )
+        return True
