@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -12,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from saleor_app.domain.errors import AppAccessLost, AutomationError
 from saleor_app.domain.installations import Installation
 from saleor_app.domain.pipeline import DEFAULT_PIPELINE
+from saleor_app.domain.ports import Clock
 from saleor_app.engine.actions import HANDLERS
-from saleor_app.engine.execute import ExecuteJob
+from saleor_app.engine.configure import ConfigureAutomation
+from saleor_app.engine.execute import ActionHandler, ExecuteJob
 from saleor_app.engine.ingest import IngestWebhook
 from saleor_app.engine.lifecycle import AppLifecycle
 from saleor_app.engine.moves import MoveOrder
@@ -56,7 +59,7 @@ class Container:
     engine: AsyncEngine
     http: httpx.AsyncClient
     outbound: GuardedHttpClient  # every URL a merchant types goes through this one
-    clock: SystemClock
+    clock: Clock
     installations: SqlInstallationRepository
     inbox: SqlWebhookInbox
     keys: SaleorKeys
@@ -70,6 +73,7 @@ class Container:
     execute_job: ExecuteJob
     recover_leases: RecoverLeases
     runner: InProcessRunner
+    configure: ConfigureAutomation
 
     async def sync_all_webhooks(self) -> None:
         for installation in await self.installations.list_active():
@@ -108,11 +112,17 @@ class Container:
         await self.engine.dispose()
 
 
-def build_container(settings: Settings, *, saleor_transport: httpx.AsyncBaseTransport | None = None) -> Container:
-    """`saleor_transport` lets tests put a local Saleor stand-in under the JWKS/register HTTP client."""
+def build_container(
+    settings: Settings,
+    *,
+    saleor_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock | None = None,
+    extra_handlers: Mapping[str, ActionHandler] | None = None,
+) -> Container:
+    """Tests inject a Saleor stand-in under the JWKS/register client, a clock, and handlers of test-only kinds."""
     engine = create_engine(settings.database_url)
     cipher = SecretCipher(encryption_keys(settings))
-    clock = SystemClock()
+    clock = clock or SystemClock()
     timeout = settings.saleor_timeout_seconds
     http = httpx.AsyncClient(
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False, transport=saleor_transport
@@ -124,7 +134,8 @@ def build_container(settings: Settings, *, saleor_transport: httpx.AsyncBaseTran
     lifecycle = AppLifecycle(installations, clock)
     automation = SqlAutomationStore(engine)
     order_events = HandleOrderEvents(automation, installations, saleor.order_gateway, clock)
-    execute_job = ExecuteJob(automation, installations, saleor.order_gateway, HANDLERS, clock,
+    execute_job = ExecuteJob(automation, installations, saleor.order_gateway, {**HANDLERS, **(extra_handlers or {})},
+                             clock,
                              MoveOrder(automation, clock))
     recover_leases = RecoverLeases(automation, clock)
     runner = InProcessRunner(automation, order_events.run_once, execute_job, recover_leases, clock)
@@ -155,6 +166,7 @@ def build_container(settings: Settings, *, saleor_transport: httpx.AsyncBaseTran
         execute_job=execute_job,
         recover_leases=recover_leases,
         runner=runner,
+        configure=ConfigureAutomation(automation, clock),
     )
     register.on_installed = container.seed_installation
     once = [container.sync_all_webhooks] if settings.sync_webhooks_on_startup else []

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 from saleor_app.domain.automation import Activity, AutomationSettings, Job, NewJob, OrderRecord, StageEntry
 from saleor_app.domain.installations import Installation, InstallationStatus
-from saleor_app.domain.pipeline import Pipeline
-from saleor_app.domain.rules import Rule
+from saleor_app.domain.pipeline import Pipeline, Stage
+from saleor_app.domain.rules import Rule, RuleSpec
 from saleor_app.domain.webhooks import WebhookDelivery
 
 
@@ -163,6 +163,20 @@ class AutomationTransaction(Protocol):
     async def log(self, activity: Activity, now: datetime) -> None: ...
 
     async def finish_inbox(self, ids: Sequence[int], now: datetime, state: str = "processed") -> None: ...
+
+    async def rule_by_key(self, installation_id: int, key: str) -> Rule | None: ...
+
+    async def save_rule(self, installation_id: int, spec: RuleSpec, now: datetime) -> Rule:
+        """Insert (at the end of its stage) or update the rule with that key."""
+        ...
+
+    async def delete_rule(self, rule_id: int) -> None: ...
+
+    async def save_settings(self, installation_id: int, settings: AutomationSettings, now: datetime) -> None: ...
+
+    async def add_stage(self, installation_id: int, stage: Stage) -> None: ...
+
+    async def pending_jobs(self, installation_id: int) -> list[Job]: ...
 
 
 class AutomationStore(Protocol):

@@ -7,6 +7,11 @@ from datetime import time, timedelta
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from saleor_app.domain.conditions import Condition
+from saleor_app.domain.kinds import UnknownKind, validate_config
+
 
 class Repeat(StrEnum):
     EVERY_ENTRY = "every_entry"  # every time the order enters the stage (Bitrix24's default)
@@ -34,3 +39,33 @@ class Rule:
     @property
     def immediate(self) -> bool:
         return self.delay == timedelta(0) and self.at is None
+
+
+class RuleSpec(BaseModel):
+    """A rule as the merchant (API, YAML) writes it; validated whole before anything is saved."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    name: str = Field(min_length=1, max_length=200)
+    stage: str = Field(min_length=1, max_length=63)
+    kind: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+    delay_seconds: int = Field(default=0, ge=0, le=366 * 86400)
+    at: time | None = None
+    after_previous: bool = False
+    repeat: Repeat = Repeat.EVERY_ENTRY
+    condition: Condition | None = None
+    max_age_seconds: int | None = Field(default=None, ge=60)
+
+    @model_validator(mode="after")
+    def _config_fits_kind(self) -> RuleSpec:
+        try:
+            validate_config(self.kind, self.config)
+        except UnknownKind as exc:
+            raise ValueError(str(exc)) from exc
+        except ValidationError as exc:
+            details = "; ".join(f"config.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            raise ValueError(details) from exc
+        return self

@@ -137,7 +137,7 @@ class ExecuteJob:
     async def _fresh(self, job: Job, rule: Rule, order: OrderRecord, gateway: OrderGateway) -> OrderRecord:
         """A delayed job acts on what is true now: re-read when the snapshot predates the job's scheduling
         (a "call if unpaid after 2 days" must not call a customer who paid yesterday)."""
-        if rule.immediate or order.snapshot_at >= job.created_at:
+        if rule.immediate or order.snapshot_at > job.created_at:
             return order  # a webhook refreshed it since the job was planned (every webhook re-reads the order)
         snapshot = await gateway.get_order(order.order_id)
         if snapshot is None:

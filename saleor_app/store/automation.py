@@ -21,7 +21,7 @@ from saleor_app.domain.installations import InstallationStatus
 from saleor_app.domain.jobs import CLAIMABLE, PENDING, JobState
 from saleor_app.domain.pipeline import Pipeline, Refund, Stage, StageMatch
 from saleor_app.domain.ports import InboxItem
-from saleor_app.domain.rules import Repeat, Rule
+from saleor_app.domain.rules import Repeat, Rule, RuleSpec
 from saleor_app.domain.schedule import QuietHours
 from saleor_app.store.tables import (
     ActivityRow,
@@ -300,6 +300,62 @@ class SqlAutomationTransaction:
                                     job_id=activity.job_id, kind=activity.kind, state=activity.state,
                                     message=activity.message[:2000], at=now)
         )
+
+    async def rule_by_key(self, installation_id: int, key: str) -> Rule | None:
+        row = await self._one(select(RULES).where(RULES.c.installation_id == installation_id, RULES.c.key == key))
+        return rule_from_row(row) if row is not None else None
+
+    async def save_rule(self, installation_id: int, spec: RuleSpec, now: datetime) -> Rule:
+        values = {
+            "stage_key": spec.stage, "name": spec.name, "kind": spec.kind, "config": dict(spec.config),
+            "enabled": spec.enabled, "delay_seconds": spec.delay_seconds,
+            "at_time": spec.at.strftime("%H:%M") if spec.at else None, "after_previous": spec.after_previous,
+            "repeat": spec.repeat.value,
+            "condition": spec.condition.model_dump(mode="json") if spec.condition else None,
+            "max_age_seconds": spec.max_age_seconds, "updated_at": now,
+        }
+        existing = await self.rule_by_key(installation_id, spec.key)
+        if existing is None:
+            position = (
+                await self._c.execute(
+                    select(func.coalesce(func.max(RULES.c.position), -1))
+                    .where(RULES.c.installation_id == installation_id, RULES.c.stage_key == spec.stage)
+                )
+            ).scalar_one() + 1
+            await self._c.execute(insert(RULES).values(installation_id=installation_id, key=spec.key,
+                                                       position=position, **values))
+        else:
+            await self._c.execute(update(RULES).where(RULES.c.id == existing.id).values(**values))
+        saved = await self.rule_by_key(installation_id, spec.key)
+        assert saved is not None
+        return saved
+
+    async def delete_rule(self, rule_id: int) -> None:
+        await self._c.execute(RULES.delete().where(RULES.c.id == rule_id))
+
+    async def save_settings(self, installation_id: int, settings: AutomationSettings, now: datetime) -> None:
+        values = {
+            "paused": settings.paused, "time_zone": settings.time_zone,
+            "quiet_start": settings.quiet_hours.start.strftime("%H:%M") if settings.quiet_hours else None,
+            "quiet_end": settings.quiet_hours.end.strftime("%H:%M") if settings.quiet_hours else None,
+            "updated_at": now,
+        }
+        builder = sqlite.insert if self._c.dialect.name == "sqlite" else postgresql.insert
+        statement = builder(SETTINGS).values(installation_id=installation_id, **values)
+        await self._c.execute(statement.on_conflict_do_update(index_elements=["installation_id"], set_=values))
+
+    async def add_stage(self, installation_id: int, stage: Stage) -> None:
+        last = select(func.coalesce(func.max(STAGES.c.position), -1)).where(STAGES.c.installation_id == installation_id)
+        position = (await self._c.execute(last)).scalar_one() + 1
+        await self._c.execute(insert(STAGES).values(installation_id=installation_id, key=stage.key, name=stage.name,
+                                                    position=position, match=match_to_json(stage.match),
+                                                    has_plan=stage.has_plan))
+
+    async def pending_jobs(self, installation_id: int) -> list[Job]:
+        rows = await self._all(
+            select(JOBS).where(JOBS.c.installation_id == installation_id, JOBS.c.state.in_([s.value for s in PENDING]))
+        )
+        return [job_from_row(row) for row in rows]
 
     async def finish_inbox(self, ids: Sequence[int], now: datetime, state: str = "processed") -> None:
         if ids:

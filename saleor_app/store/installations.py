@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -28,8 +28,9 @@ def _to_domain(row: InstallationRow) -> Installation:
         jwks=dict(row.jwks or {}),
         permissions=tuple(row.permissions or ()),
         saleor_version=row.saleor_version,
-        installed_at=row.installed_at,
-        uninstalled_at=row.uninstalled_at,
+        installed_at=row.installed_at if row.installed_at.tzinfo else row.installed_at.replace(tzinfo=UTC),
+        uninstalled_at=row.uninstalled_at.replace(tzinfo=UTC) if row.uninstalled_at and not row.uninstalled_at.tzinfo
+        else row.uninstalled_at,
     )
 
 
