@@ -10,10 +10,9 @@ mutations return, and SQLite would deadlock).
 from __future__ import annotations
 
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from saleor_app.domain.automation import Activity
 from saleor_app.domain.errors import AppAccessLost, RetryableError
@@ -25,7 +24,7 @@ from saleor_app.engine.stages import enter_stage
 log = logging.getLogger(__name__)
 
 GatewayFor = Callable[[Installation], Awaitable[OrderGateway]]
-RETRY_AFTER_SECONDS = 5.0
+RETRY_AFTER = timedelta(seconds=5)
 
 
 class HandleOrderEvents:
@@ -35,15 +34,12 @@ class HandleOrderEvents:
         installations: InstallationRepository,
         gateways: GatewayFor,
         clock: Clock,
-        *,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._installations = installations
         self._gateways = gateways
         self._clock = clock
-        self._monotonic = monotonic
-        self._not_before: dict[tuple[int, str], float] = {}  # orders whose re-read failed: back off
+        self._not_before: dict[tuple[int, str], datetime] = {}  # orders whose re-read failed: back off
 
     async def run_once(self, limit: int = 200) -> int:
         """Handle pending deliveries; returns how many were finished."""
@@ -63,7 +59,8 @@ class HandleOrderEvents:
             async with self._store.transaction() as tx:
                 await tx.finish_inbox(ids, now, state="ignored")  # unparseable or no order in it: kept, flagged
             return len(ids)
-        if self._monotonic() < self._not_before.get((installation_id, order_id), 0.0):
+        not_before = self._not_before.get((installation_id, order_id))
+        if not_before is not None and now < not_before:
             return 0
         installation = await self._installations.get(installation_id)
         if installation is None or installation.status is InstallationStatus.UNINSTALLED:
@@ -77,7 +74,7 @@ class HandleOrderEvents:
             gateway = await self._gateways(installation)
             snapshot = await gateway.get_order(order_id)
         except (RetryableError, AppAccessLost) as exc:
-            self._not_before[(installation_id, order_id)] = self._monotonic() + RETRY_AFTER_SECONDS
+            self._not_before[(installation_id, order_id)] = now + RETRY_AFTER
             log.warning("order re-read failed; deliveries stay pending", extra={**extra, "reason": str(exc)})
             return 0
         self._not_before.pop((installation_id, order_id), None)

@@ -96,3 +96,146 @@ async def test_condition_is_checked_when_the_job_runs_not_when_planned(stack: En
     assert job["state"] == "skipped"
     assert "condition not met" in job["reason"] and "PARTIAL" in job["reason"]
     assert stack.notes() == []
+
+
+async def custom_stages(stack: EngineStack) -> None:
+    for key in ("on-hold", "packing"):
+        await stack.container.configure.add_custom_stage(stack.installation.id, key, key.title(), ["UNFULFILLED"])
+
+
+async def test_failed_predecessor_cancels_its_successor(stack: EngineStack) -> None:
+    await stack.container.configure.add_custom_stage(stack.installation.id, "pickup", "Pickup", ["FULFILLED"])
+    await stack.rule(key="move", stage="awaiting-payment", kind="change_stage", config={"stage": "pickup"})
+    await stack.rule(key="after", stage="awaiting-payment", kind="add_note", config={"message": "x"},
+                     after_previous=True)
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    jobs = {job["rule_key"]: job for job in await stack.jobs()}
+    assert jobs["move"]["state"] == "failed"
+    assert "allows orders in status FULFILLED" in jobs["move"]["reason"]
+    assert jobs["after"]["state"] == "cancelled" and "move failed" in jobs["after"]["reason"]
+
+
+async def test_change_stage_runs_the_target_stages_rules_and_repeat_decides_re_entry(stack: EngineStack) -> None:
+    await custom_stages(stack)
+    await stack.rule(key="to-hold", stage="awaiting-payment", kind="change_stage", config={"stage": "on-hold"})
+    await stack.rule(key="every", stage="on-hold", kind="add_note", config={"message": "every"})
+    await stack.rule(key="once", stage="on-hold", kind="add_note", config={"message": "once"},
+                     repeat="once_per_order")
+    await stack.rule(key="to-packing", stage="on-hold", kind="change_stage", config={"stage": "packing"},
+                     after_previous=True, delay_seconds=60)
+    await stack.rule(key="back", stage="packing", kind="change_stage", config={"stage": "on-hold"},
+                     delay_seconds=60, max_age_seconds=3600)
+    order = await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    assert await stack.order_stage(order.id) == "on-hold"
+    await stack.advance(timedelta(seconds=60))  # → packing
+    assert await stack.order_stage(order.id) == "packing"
+    await stack.advance(timedelta(seconds=60))  # → back on hold: "every" again, "once" not
+    assert await stack.order_stage(order.id) == "on-hold"
+    assert sorted(stack.notes()) == ["every", "every", "once"]
+    assert [stage for stage, _ in await stack.entries()] == ["awaiting-payment", "on-hold", "packing", "on-hold"]
+    assert [open_ for _, open_ in await stack.entries()].count(True) == 1
+
+
+async def test_saleor_down_when_re_reading_keeps_deliveries_until_it_is_back(stack: EngineStack) -> None:
+    await stack.rule(key="note", stage="new", kind="add_note", config={"message": "hi"})
+    await stack.saleor.place_order(auto_confirm=False)
+    stack.saleor.fail_graphql(times=3, status=503)
+    await stack.settle()  # the re-read fails: the delivery stays pending, nothing planned
+    assert await stack.jobs() == []
+    await stack.advance(timedelta(seconds=4))
+    assert await stack.jobs() == []  # backing off: not retried before 5 s
+    for _ in range(3):
+        await stack.advance(timedelta(seconds=5))
+    assert await stack.job_states() == {"note": "succeeded"}
+
+
+async def test_retryable_errors_back_off_then_the_job_dies_after_a_day(stack: EngineStack) -> None:
+    await stack.rule(key="note", stage="new", kind="add_note", config={"message": "hi"}, delay_seconds=60)
+    await stack.saleor.place_order(auto_confirm=False)
+    await stack.settle()
+    stack.saleor.fail_graphql(times=100_000, status=503)
+    await stack.advance(timedelta(seconds=60))
+    job = (await stack.jobs())[0]
+    assert job["state"] == "retrying" and "503" in job["reason"]
+    for _ in range(25):
+        await stack.advance(timedelta(hours=1))
+    job = (await stack.jobs())[0]
+    assert job["state"] == "dead" and "retries exhausted" in job["reason"]
+    assert 10 < job["attempts"] < 60  # backed off, not hammering
+    assert stack.notes() == []
+
+
+async def test_disabling_or_deleting_a_rule_cancels_its_pending_jobs_and_edits_apply(stack: EngineStack) -> None:
+    await stack.rule(key="later", stage="awaiting-payment", kind="add_note", config={"message": "v1"},
+                     delay_seconds=600)
+    await stack.rule(key="gone", stage="awaiting-payment", kind="add_note", config={"message": "g"},
+                     delay_seconds=600)
+    await stack.rule(key="off", stage="awaiting-payment", kind="add_note", config={"message": "o"},
+                     delay_seconds=600)
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    await stack.rule(key="later", stage="awaiting-payment", kind="add_note", config={"message": "v2"},
+                     delay_seconds=600)
+    await stack.container.configure.delete_rule(stack.installation.id, "gone")
+    await stack.rule(key="off", stage="awaiting-payment", kind="add_note", config={"message": "o"},
+                     delay_seconds=600, enabled=False)
+    await stack.advance(timedelta(seconds=600))
+    assert stack.notes() == ["v2"]
+    states = await stack.job_states()
+    assert states == {"later": "succeeded", "gone": "cancelled", "off": "cancelled"}
+
+
+async def test_a_job_past_its_max_age_is_skipped_as_too_late(stack: EngineStack) -> None:
+    await stack.rule(key="stale", stage="awaiting-payment", kind="add_note", config={"message": "x"},
+                     delay_seconds=60, max_age_seconds=600)
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    await stack.container.configure.pause(stack.installation.id)
+    await stack.advance(timedelta(hours=2))
+    assert (await stack.job_states())["stale"] == "scheduled"  # paused: nothing runs
+    from saleor_app.engine.configure import OnResume
+
+    await stack.container.configure.resume(stack.installation.id, OnResume.RUN)
+    await stack.settle()
+    job = (await stack.jobs())[0]
+    assert job["state"] == "skipped" and "too late" in job["reason"]
+    assert stack.notes() == []
+
+
+async def test_resume_with_cancel_drops_what_waited(stack: EngineStack) -> None:
+    from saleor_app.engine.configure import OnResume
+
+    await stack.rule(key="wait", stage="awaiting-payment", kind="add_note", config={"message": "x"},
+                     delay_seconds=60)
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    await stack.container.configure.pause(stack.installation.id)
+    await stack.advance(timedelta(minutes=5))
+    assert await stack.container.configure.resume(stack.installation.id, OnResume.CANCEL) == 1
+    await stack.settle()
+    assert (await stack.job_states()) == {"wait": "cancelled"} and stack.notes() == []
+
+
+async def test_orders_placed_while_paused_move_but_run_no_rules(stack: EngineStack) -> None:
+    await stack.rule(key="note", stage="awaiting-payment", kind="add_note", config={"message": "x"})
+    await stack.container.configure.pause(stack.installation.id)
+    order = await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    assert await stack.order_stage(order.id) == "awaiting-payment"
+    assert await stack.jobs() == []
+    assert any("paused" in line for line in await stack.activity())
+
+
+async def test_duplicate_and_burst_webhooks_make_one_entry_and_no_double_jobs(stack: EngineStack) -> None:
+    await stack.rule(key="note", stage="awaiting-payment", kind="add_note", config={"message": "x"})
+    stack.saleor.deliver_inline = False
+    order = await stack.saleor.place_order(auto_confirm=True)
+    await stack.saleor.flush(shuffle=True, seed=3)
+    for delivery in list(stack.saleor.deliveries):  # Saleor retries a delivery it thinks failed
+        await stack.container.ingest(stack.installation, delivery.saleor_event, delivery.body)
+    await stack.settle()
+    assert await stack.entries() == [("awaiting-payment", True)]
+    assert len(await stack.jobs()) == 1 and stack.notes() == ["x"]
+    assert await stack.order_stage(order.id) == "awaiting-payment"
