@@ -78,11 +78,15 @@ class EngineStack:
 
 
 async def engine_stack(
-    settings: Settings, *, extra_handlers: Mapping[str, ActionHandler] | None = None, **fake: Any
+    settings: Settings,
+    *,
+    extra_handlers: Mapping[str, ActionHandler] | None = None,
+    clock_start: datetime | None = None,
+    **fake: Any,
 ) -> AsyncIterator[EngineStack]:
     port = free_port()
     settings = settings.model_copy(update={"app_url": f"http://127.0.0.1:{port}"})
-    clock = FakeClock()
+    clock = FakeClock(clock_start)
     container = build_container(settings, clock=clock, extra_handlers=extra_handlers)
     app = create_app(settings, container)
     async with FakeSaleor(**fake) as saleor, LoopbackServer(app, port=port, lifespan="off"):

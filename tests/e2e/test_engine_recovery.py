@@ -1,0 +1,94 @@
+"""Adoption, quiet hours and crash recovery of the engine, end to end over the fake Saleor."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from saleor_app.domain import kinds
+from saleor_app.engine.execute import ActionContext
+from tests.e2e.engine_stack import engine_stack
+
+SENT: list[str] = []
+
+
+class RealtimeConfig(kinds.KindConfig):
+    text: str
+
+
+async def realtime_send(ctx: ActionContext) -> str:
+    assert isinstance(ctx.config, RealtimeConfig)
+    SENT.append(ctx.config.text)
+    return "sent"
+
+
+kinds.register(kinds.RuleKind("test_realtime", "Test real-time message", RealtimeConfig, idempotent=False,
+                              realtime_customer_facing=True))
+
+
+async def test_orders_from_before_the_install_are_adopted_without_running_rules(settings) -> None:
+    async for stack in engine_stack(settings, clock_start=datetime.now(UTC) + timedelta(hours=1)):
+        await stack.rule(key="note", stage="awaiting-payment", kind="add_note", config={"message": "x"})
+        order = await stack.saleor.place_order(auto_confirm=True)  # created "an hour before" the install
+        await stack.settle()
+        assert await stack.order_stage(order.id) == "awaiting-payment"
+        assert await stack.jobs() == [] and stack.notes() == []
+        assert any("adopted" in line for line in await stack.activity())
+        await stack.rule(key="paid-note", stage="paid", kind="add_note", config={"message": "paid"})
+        await stack.saleor.charge(order, order.total)  # later moves of an adopted order run rules as usual
+        await stack.settle()
+        assert await stack.order_stage(order.id) == "paid" and stack.notes() == ["paid"]
+
+
+async def test_quiet_hours_defer_real_time_sends_to_the_window_end(settings) -> None:
+    async for stack in engine_stack(settings, extra_handlers={"test_realtime": realtime_send}):
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo("Europe/Berlin")
+        local_now = stack.clock.now().astimezone(zone).replace(second=0, microsecond=0)
+        quiet_start = (local_now - timedelta(hours=1)).time()
+        window_end = local_now + timedelta(hours=2)
+        await stack.container.configure.set_schedule(stack.installation.id, time_zone="Europe/Berlin",
+                                                      quiet_start=quiet_start, quiet_end=window_end.time())
+        await stack.rule(key="sms", stage="awaiting-payment", kind="test_realtime", config={"text": "hello"})
+        SENT.clear()
+        await stack.saleor.place_order(auto_confirm=True)
+        await stack.settle()
+        job = (await stack.jobs())[0]
+        assert SENT == [] and job["state"] == "scheduled"
+        assert job["due_at"].replace(tzinfo=UTC) == window_end.astimezone(UTC)
+        await stack.advance(window_end.astimezone(UTC) - stack.clock.now() - timedelta(seconds=1))
+        assert SENT == []
+        await stack.advance(timedelta(seconds=1))
+        assert SENT == ["hello"]
+
+
+async def test_an_interrupted_send_becomes_unknown_and_holds_its_successor(settings) -> None:
+    async for stack in engine_stack(settings, extra_handlers={"test_realtime": realtime_send}):
+        await stack.rule(key="send", stage="awaiting-payment", kind="test_realtime", config={"text": "x"})
+        await stack.rule(key="next", stage="awaiting-payment", kind="add_note", config={"message": "n"},
+                         after_previous=True)
+        await stack.saleor.place_order(auto_confirm=True)
+        await stack.container.order_events.run_once()
+        claimed = await stack.container.automation.claim_due(stack.clock.now(), timedelta(minutes=5), 10)
+        assert len(claimed) == 1  # claimed, then the process "dies" before recording anything
+        SENT.clear()
+        stack.clock.advance(timedelta(minutes=6))
+        assert await stack.container.recover_leases() == 1
+        await stack.settle()
+        states = await stack.job_states()
+        assert states == {"send": "unknown", "next": "waiting"}
+        assert SENT == []  # never re-sent blindly
+
+
+async def test_an_interrupted_idempotent_job_is_run_again(settings) -> None:
+    async for stack in engine_stack(settings):
+        await stack.container.configure.add_custom_stage(stack.installation.id, "on-hold", "On hold", ["UNFULFILLED"])
+        await stack.rule(key="hold", stage="awaiting-payment", kind="change_stage", config={"stage": "on-hold"})
+        order = await stack.saleor.place_order(auto_confirm=True)
+        await stack.container.order_events.run_once()
+        assert len(await stack.container.automation.claim_due(stack.clock.now(), timedelta(minutes=5), 10)) == 1
+        stack.clock.advance(timedelta(minutes=6))
+        assert await stack.container.recover_leases() == 1
+        await stack.settle()
+        assert await stack.job_states() == {"hold": "succeeded"}
+        assert await stack.order_stage(order.id) == "on-hold"
