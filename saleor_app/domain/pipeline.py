@@ -106,11 +106,15 @@ def overlapping_stages(pipeline: Pipeline) -> list[tuple[str, str]]:
 
 
 def _can_overlap(a: StageMatch, b: StageMatch) -> bool:
-    if not a.statuses & b.statuses:
-        return False
-    if a.charge_statuses is not None and b.charge_statuses is not None and not a.charge_statuses & b.charge_statuses:
+    if not a.statuses & b.statuses or not _charges(a) & _charges(b):
         return False
     return {a.refund, b.refund} != {Refund.NONE, Refund.RECORDED}
+
+
+def _charges(match: StageMatch) -> frozenset[str]:
+    charges = match.charge_statuses if match.charge_statuses is not None else CHARGE_STATUSES
+    # "Refund recorded" stages only hold orders that are not fully charged any more.
+    return charges - {"FULL", "OVERCHARGED"} if match.refund is Refund.RECORDED else charges
 
 
 def _stage(key: str, name: str, statuses: Sequence[str], charge: Sequence[str] | None = None,

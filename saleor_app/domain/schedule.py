@@ -23,8 +23,9 @@ class QuietHours:
 def next_local_time(after: datetime, at: time, zone: ZoneInfo) -> datetime:
     """The first moment at or after `after` when the wall clock in `zone` shows `at`.
 
-    On the spring-forward day a wall time that does not exist (02:30 in Berlin) runs at the first valid moment
-    after the gap; on the fall-back day an ambiguous one runs at its first occurrence.
+    On the spring-forward day a wall time that does not exist (02:30 in Berlin) runs as far past the gap as it
+    was into it (03:30, like adding the hour the clocks skipped); on the fall-back day an ambiguous one runs at its
+    first occurrence.
     """
     local_after = after.astimezone(zone)
     for day_offset in range(0, 3):
@@ -36,13 +37,8 @@ def next_local_time(after: datetime, at: time, zone: ZoneInfo) -> datetime:
 
 
 def _wall_clock(day: date, at: time, zone: ZoneInfo) -> datetime:
-    naive = datetime.combine(day, at)
-    first = naive.replace(tzinfo=zone, fold=0)
-    # A time inside the spring-forward gap does not survive a round trip through UTC: move past the gap.
-    round_trip = first.astimezone(UTC).astimezone(zone)
-    if round_trip.replace(tzinfo=None) != naive:
-        return naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    return first.astimezone(UTC)
+    # fold=0 is the first of two ambiguous times and, for a time inside a gap, the offset from before it.
+    return datetime.combine(day, at).replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
 def due_at(start: datetime, *, delay: timedelta, at: time | None, zone: ZoneInfo) -> datetime:
