@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from saleor_app.domain.errors import PermanentError
 from saleor_app.domain.kinds import AddNoteConfig, ChangeStageConfig
 from saleor_app.engine.execute import ActionContext, ActionHandler
+from saleor_app.engine.stages import mirror_stage
 
 
 async def add_note(ctx: ActionContext) -> str:
@@ -15,11 +15,10 @@ async def add_note(ctx: ActionContext) -> str:
 
 async def change_stage(ctx: ActionContext) -> str:
     assert isinstance(ctx.config, ChangeStageConfig)
-    return await ctx.move_to(ctx.config.stage, f"rule {ctx.rule.key}")
+    outcome = await ctx.move_to(ctx.config.stage, f"rule {ctx.rule.key}")
+    await mirror_stage(ctx.gateway, ctx.order.order_id, ctx.order.snapshot, ctx.config.stage)
+    return outcome
 
 
 HANDLERS: dict[str, ActionHandler] = {"add_note": add_note, "change_stage": change_stage}
 
-
-class StageNotReachable(PermanentError):
-    pass

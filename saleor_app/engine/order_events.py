@@ -19,7 +19,7 @@ from saleor_app.domain.errors import AppAccessLost, RetryableError
 from saleor_app.domain.installations import Installation, InstallationStatus
 from saleor_app.domain.pipeline import resolve_stage
 from saleor_app.domain.ports import AutomationStore, Clock, InboxItem, InstallationRepository, OrderGateway
-from saleor_app.engine.stages import enter_stage
+from saleor_app.engine.stages import enter_stage, mirror_stage
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ class HandleOrderEvents:
                 adopted = existing is None and _created_before(snapshot, installation.installed_at)
                 await enter_stage(tx, self._clock, order, target, reason=f"Saleor: {events}", adopted=adopted)
             await tx.finish_inbox(ids, read_at)
+        if target is not None:
+            await mirror_stage(gateway, order_id, snapshot, target)
         return len(ids)
 
 

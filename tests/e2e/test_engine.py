@@ -239,3 +239,57 @@ async def test_duplicate_and_burst_webhooks_make_one_entry_and_no_double_jobs(st
     assert await stack.entries() == [("awaiting-payment", True)]
     assert len(await stack.jobs()) == 1 and stack.notes() == ["x"]
     assert await stack.order_stage(order.id) == "awaiting-payment"
+
+
+async def test_the_stage_is_mirrored_into_saleors_private_metadata_once(stack: EngineStack) -> None:
+    order = await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    await stack.settle()
+    assert order.private_metadata["order-automation.stage"] == "awaiting-payment"
+    mirrors = [m for m in stack.saleor.mutations if m.name == "updatePrivateMetadata"]
+    assert len(mirrors) == 1 and mirrors[0].caller == "app"
+    await stack.saleor.charge(order, order.total)
+    await stack.settle()
+    assert order.private_metadata["order-automation.stage"] == "paid"
+    assert await stack.entries() == [("awaiting-payment", False), ("paid", True)]
+
+
+async def test_pipeline_is_seeded_on_install(stack: EngineStack) -> None:
+    async with stack.container.automation.transaction() as tx:
+        pipeline = await tx.pipeline(stack.installation.id)
+    assert [stage.key for stage in pipeline.stages] == [
+        "new", "awaiting-payment", "paid", "refunded", "partially-shipped", "shipped", "returned", "cancelled",
+        "expired"]
+
+
+async def test_rules_on_unknown_stages_or_with_bad_configs_are_refused_and_nothing_is_saved(stack: EngineStack) -> None:
+    from pydantic import ValidationError
+
+    from saleor_app.engine.configure import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="no stage 'nowhere'"):
+        await stack.rule(key="x", stage="nowhere", kind="add_note", config={"message": "m"})
+    with pytest.raises(ValidationError, match="config.message"):
+        await stack.rule(key="x", stage="new", kind="add_note", config={"message": "   "})
+    with pytest.raises(ValidationError, match="unknown rule kind"):
+        await stack.rule(key="x", stage="new", kind="fax", config={})
+    with pytest.raises(ValidationError, match="field"):
+        await stack.rule(key="x", stage="new", kind="add_note", config={"message": "m"},
+                         condition={"match": "all", "rules": [{"field": "shoe_size", "op": "eq", "value": 42}]})
+    with pytest.raises(ConfigurationError, match="custom stage"):
+        await stack.rule(key="x", stage="new", kind="change_stage", config={"stage": "paid"})
+    async with stack.container.automation.transaction() as tx:
+        assert await tx.rule_by_key(stack.installation.id, "x") is None
+
+
+async def test_unknown_orders_are_acknowledged_and_ignored(stack: EngineStack) -> None:
+    import json
+
+    body = json.dumps({"__typename": "OrderUpdated", "issuedAt": "2026-11-24T01:20:43+00:00", "version": "3.23.28",
+                       "issuingPrincipal": None, "recipient": {"id": stack.installation.app_id},
+                       "order": {"id": "T3JkZXI6MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAw"}}).encode()
+    await stack.container.ingest(stack.installation, "order_updated", body)
+    await stack.settle()
+    assert await stack.entries() == [] and await stack.jobs() == []
+    inbox = await stack.rows(__import__("saleor_app.store.tables", fromlist=["x"]).WebhookInboxRow.__table__)
+    assert [row["state"] for row in inbox] == ["ignored"]

@@ -48,9 +48,12 @@ async def start_stack(settings: Settings, **overrides: object) -> AsyncIterator[
     app_url = f"http://127.0.0.1:{port}"
     settings = settings.model_copy(update={"app_url": app_url, **overrides})
     container = build_container(settings)
-    async with FakeSaleor() as saleor, LoopbackServer(create_app(settings, container), port=port, lifespan="on"):
-        container.installations.forget()
-        yield Stack(saleor, container, app_url)
+    # Lifespan off: the worker does not run, so these tests see exactly what ingest stored.
+    async with FakeSaleor() as saleor, LoopbackServer(create_app(settings, container), port=port, lifespan="off"):
+        try:
+            yield Stack(saleor, container, app_url)
+        finally:
+            await container.aclose()
 
 
 @pytest.fixture
