@@ -6,6 +6,7 @@ the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so several processe
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time, timedelta
@@ -367,10 +368,28 @@ class SqlAutomationTransaction:
 class SqlAutomationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # SQLite takes one writer at a time and makes the others sleep in its busy handler (1, 2, 5, 10 … 100 ms):
+        # queueing this process's write transactions here instead keeps each one short and the latency low.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        if self._write_lock is None:
+            async with self._engine.begin() as connection:
+                yield connection
+            return
+        async with self._write_lock, self._engine.connect() as connection:
+            await connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock now, not on first write
+            try:
+                yield connection
+            except BaseException:
+                await connection.rollback()
+                raise
+            await connection.commit()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlAutomationTransaction]:
-        async with self._engine.begin() as connection:
+        async with self._begin() as connection:
             yield SqlAutomationTransaction(connection)
 
     async def pending_inbox(self, limit: int) -> list[InboxItem]:
@@ -408,7 +427,7 @@ class SqlAutomationStore:
                     first_attempt_at=func.coalesce(JOBS.c.first_attempt_at, now), updated_at=now)
             .returning(JOBS.c.id)
         )
-        async with self._engine.begin() as connection:
+        async with self._begin() as connection:
             return [row[0] for row in await connection.execute(statement)]
 
     async def expired_leases(self, now: datetime) -> list[Job]:
@@ -430,7 +449,7 @@ class SqlAutomationStore:
         return aware(value)
 
     async def seed_pipeline(self, installation_id: int, pipeline: Pipeline, now: datetime) -> bool:
-        async with self._engine.begin() as connection:
+        async with self._begin() as connection:
             exists = (
                 await connection.execute(select(func.count()).where(STAGES.c.installation_id == installation_id))
             ).scalar_one()
