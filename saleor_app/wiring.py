@@ -138,7 +138,8 @@ def build_container(
                              clock,
                              MoveOrder(automation, clock))
     recover_leases = RecoverLeases(automation, clock)
-    runner = InProcessRunner(automation, order_events.run_once, execute_job, recover_leases, clock)
+    runner = InProcessRunner(automation, order_events.run_once, execute_job, recover_leases, clock,
+                             followups=order_events.take_followups)
     ingest = IngestWebhook(inbox, lifecycle, clock, on_stored=runner.wake)
     register = RegisterInstallation(
         installations, http, clock, allowed_urls=settings.allowed_saleor_url_pattern, timeout=timeout

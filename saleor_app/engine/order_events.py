@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
+from typing import Any
 
 from saleor_app.domain.automation import Activity
 from saleor_app.domain.errors import AppAccessLost, RetryableError
@@ -40,6 +41,12 @@ class HandleOrderEvents:
         self._gateways = gateways
         self._clock = clock
         self._not_before: dict[tuple[int, str], datetime] = {}  # orders whose re-read failed: back off
+        self._followups: list[Coroutine[Any, Any, None]] = []
+
+    def take_followups(self) -> list[Coroutine[Any, Any, None]]:
+        """Work that must not delay the jobs just planned (mirroring the stage into Saleor): the runner runs it."""
+        followups, self._followups = self._followups, []
+        return followups
 
     async def run_once(self, limit: int = 200) -> int:
         """Handle pending deliveries; returns how many were finished."""
@@ -100,7 +107,7 @@ class HandleOrderEvents:
                 await enter_stage(tx, self._clock, order, target, reason=f"Saleor: {events}", adopted=adopted)
             await tx.finish_inbox(ids, read_at)
         if target is not None:
-            await mirror_stage(gateway, order_id, snapshot, target)
+            self._followups.append(mirror_stage(gateway, order_id, snapshot, target))
         return len(ids)
 
 

@@ -31,7 +31,9 @@ class InProcessRunner:
         lease: timedelta = timedelta(minutes=5),
         idle_seconds: float = 1.0,
         shutdown_grace_seconds: float = 10.0,
+        followups: Callable[[], list[Coroutine[Any, Any, None]]] = list,
     ) -> None:
+        self._followups = followups
         self._store = store
         self._handle_events = handle_events
         self._execute = execute
@@ -88,15 +90,20 @@ class InProcessRunner:
 
     async def _round(self) -> int:
         handled = await self._handle_events()
+        for followup in self._followups():
+            self._spawn(followup, "followup")
         free = self._concurrency - len(self._running)
         claimed: list[int] = []
         if free > 0 and not self._stopping:
             claimed = await self._store.claim_due(self._clock.now(), self._lease, free)
         for job_id in claimed:
-            task: asyncio.Task[object] = asyncio.create_task(self._execute(job_id), name=f"job-{job_id}")
-            self._running.add(task)
-            task.add_done_callback(self._job_done)
+            self._spawn(self._execute(job_id), f"job-{job_id}")
         return handled + len(claimed)
+
+    def _spawn(self, work: Coroutine[Any, Any, object], name: str) -> None:
+        task: asyncio.Task[object] = asyncio.create_task(work, name=name)
+        self._running.add(task)
+        task.add_done_callback(self._job_done)
 
     def _job_done(self, task: asyncio.Task[object]) -> None:
         self._running.discard(task)

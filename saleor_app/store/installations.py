@@ -46,11 +46,13 @@ class SqlInstallationRepository:
         self._cipher = cipher
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Installation | None]] = {}
+        self._by_id: dict[int, tuple[float, Installation | None]] = {}
 
     def _session(self) -> AsyncSession:
         return self._sessions()
 
     def forget(self, saleor_api_url: str | None = None) -> None:
+        self._by_id.clear()
         if saleor_api_url is None:
             self._cache.clear()
         else:
@@ -68,9 +70,14 @@ class SqlInstallationRepository:
         return found
 
     async def get(self, installation_id: int) -> Installation | None:
+        cached = self._by_id.get(installation_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         async with self._session() as session:
             row = await session.get(InstallationRow, installation_id)
-        return _to_domain(row) if row is not None else None
+        found = _to_domain(row) if row is not None else None
+        self._by_id[installation_id] = (time.monotonic() + self._cache_seconds, found)
+        return found
 
     async def list_active(self) -> Sequence[Installation]:
         async with self._session() as session:
