@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     sync_webhooks_on_startup: bool = True
     uninstalled_data_retention_days: int = 30
     maintenance_interval_seconds: float = 3600.0
+    job_lease_seconds: float = Field(300.0, gt=0, description="a running job not finished by then was interrupted")
+    runner_concurrency: int = Field(8, ge=1, le=256)
 
     outbound_allow_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -139,7 +139,8 @@ def build_container(
                              MoveOrder(automation, clock))
     recover_leases = RecoverLeases(automation, clock)
     runner = InProcessRunner(automation, order_events.run_once, execute_job, recover_leases, clock,
-                             followups=order_events.take_followups)
+                             followups=order_events.take_followups, concurrency=settings.runner_concurrency,
+                             lease=timedelta(seconds=settings.job_lease_seconds))
     ingest = IngestWebhook(inbox, lifecycle, clock, on_stored=runner.wake)
     register = RegisterInstallation(
         installations, http, clock, allowed_urls=settings.allowed_saleor_url_pattern, timeout=timeout

@@ -332,6 +332,7 @@ class FakeSaleor:
         if request.method != "POST":
             return PlainTextResponse("", status_code=405, headers={"Allow": "OPTIONS, POST"})
         if self._graphql_delay:
+            await request.body()  # Saleor has the request before it takes its time: the mutation still happens
             await asyncio.sleep(self._graphql_delay)
         if self._graphql_failures:
             status = self._graphql_failures.pop(0)
