@@ -138,7 +138,7 @@ def build_container(
                              clock,
                              MoveOrder(automation, clock))
     recover_leases = RecoverLeases(automation, clock)
-    runner = InProcessRunner(automation, order_events.run_once, execute_job, recover_leases, clock,
+    runner = InProcessRunner(automation, order_events.run_once, execute_job.run_batch, recover_leases, clock,
                              followups=order_events.take_followups, concurrency=settings.runner_concurrency,
                              lease=timedelta(seconds=settings.job_lease_seconds))
     ingest = IngestWebhook(inbox, lifecycle, clock, on_stored=runner.wake)

@@ -111,6 +111,15 @@ class InboxItem:
     parse_error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ExecutionInput:
+    job: Job
+    rule: Rule | None
+    entry: StageEntry | None
+    order: OrderRecord | None
+    settings: AutomationSettings
+
+
 class AutomationTransaction(Protocol):
     """One database transaction of the engine. Never held across a call to Saleor or a provider."""
 
@@ -158,6 +167,14 @@ class AutomationTransaction(Protocol):
 
     async def successors(self, job_id: int) -> list[Job]: ...
 
+    async def jobs_by_id(self, job_ids: Sequence[int]) -> dict[int, Job]: ...
+
+    async def finish_jobs(self, changes: Sequence[dict[str, Any]], now: datetime) -> None: ...
+
+    async def log_many(self, activities: Sequence[Activity], now: datetime) -> None: ...
+
+    async def waiting_successors(self, job_ids: Sequence[int]) -> list[Job]: ...
+
     async def pending_jobs_of_rule(self, rule_id: int) -> list[Job]: ...
 
     async def log(self, activity: Activity, now: datetime) -> None: ...
@@ -181,6 +198,8 @@ class AutomationTransaction(Protocol):
 
 class AutomationStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[AutomationTransaction]: ...
+
+    async def load_for_execution(self, job_ids: Sequence[int]) -> list[ExecutionInput]: ...
 
     async def pending_inbox(self, limit: int) -> list[InboxItem]: ...
 

@@ -8,11 +8,13 @@ the successor.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -23,7 +25,14 @@ from saleor_app.domain.errors import PermanentError, RetryableError, SkipJob
 from saleor_app.domain.installations import Installation
 from saleor_app.domain.jobs import Chain, JobState, next_retry, successor_fate
 from saleor_app.domain.planning import released_due_at
-from saleor_app.domain.ports import AutomationStore, AutomationTransaction, Clock, InstallationRepository, OrderGateway
+from saleor_app.domain.ports import (
+    AutomationStore,
+    AutomationTransaction,
+    Clock,
+    ExecutionInput,
+    InstallationRepository,
+    OrderGateway,
+)
 from saleor_app.domain.rules import Rule
 from saleor_app.domain.schedule import after_quiet_hours
 
@@ -46,7 +55,18 @@ class ActionContext:
 ActionHandler = Callable[[ActionContext], Awaitable[str]]
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    job: Job
+    state: JobState
+    reason: str
+    due_at: datetime | None = None
+
+
 class ExecuteJob:
+    """Runs claimed jobs in batches: one read for everything to check, the side effects concurrently, one write
+    for all outcomes (SQLite pays per statement and per commit, so the batch is what keeps the runner fast)."""
+
     def __init__(
         self,
         store: AutomationStore,
@@ -67,72 +87,83 @@ class ExecuteJob:
         self._rng = rng or random.Random()
 
     async def __call__(self, job_id: int) -> JobState | None:
-        decided = await self._decide(job_id)
-        if decided is None:
-            return None
-        job, rule, order, installation = decided
+        return (await self.run_batch([job_id])).get(job_id)
+
+    async def run_batch(self, job_ids: Sequence[int]) -> dict[int, JobState]:
+        now = self._clock.now()
+        outcomes: list[Outcome] = []
+        runnable: list[tuple[ExecutionInput, Installation]] = []
+        for item in await self._store.load_for_execution(job_ids):
+            if item.job.state is not JobState.RUNNING:
+                continue  # cancelled meanwhile, or another worker owns it
+            installation = await self._installations.get(item.job.installation_id)
+            verdict = self._precheck(item, installation, now)
+            if verdict is not None:
+                outcomes.append(verdict)
+            elif installation is not None:
+                runnable.append((item, installation))
+        outcomes.extend(await asyncio.gather(*(self._act(item, installation) for item, installation in runnable)))
+        return await self._record(outcomes)
+
+    def _precheck(self, item: ExecutionInput, installation: Installation | None, now: datetime) -> Outcome | None:
+        job, rule = item.job, item.rule
+        if rule is None or not rule.enabled:
+            what = "deleted" if rule is None else "disabled"
+            return Outcome(job, JobState.CANCELLED, f"cancelled: the rule was {what}")
+        if job.entry_id is not None and (item.entry is None or item.entry.left_at is not None):
+            return Outcome(job, JobState.CANCELLED, "cancelled: the order left the stage")
+        if item.order is None or installation is None or not installation.is_active:
+            return Outcome(job, JobState.CANCELLED, "cancelled: the order or installation is gone")
+        due = job.due_at or job.created_at
+        if rule.max_age is not None and now - due > rule.max_age:
+            return Outcome(job, JobState.SKIPPED, f"skipped: too late ({_duration(now - due)} after it was due; "
+                                                  f"max age {_duration(rule.max_age)})")
+        try:
+            realtime = kinds.kind(rule.kind).realtime_customer_facing
+        except kinds.UnknownKind as exc:
+            return Outcome(job, JobState.FAILED, f"failed: {exc}")
+        if realtime:
+            deferred = after_quiet_hours(now, item.settings.quiet_hours, item.settings.zone)
+            if deferred != now:
+                return Outcome(job, JobState.SCHEDULED, "deferred to the end of quiet hours, "
+                                                        f"{deferred.isoformat(timespec='minutes')}", due_at=deferred)
+        return None
+
+    async def _act(self, item: ExecutionInput, installation: Installation) -> Outcome:
+        job, rule, order = item.job, item.rule, item.order
+        assert rule is not None and order is not None
         try:
             gateway = await self._gateways(installation)
             order = await self._fresh(job, rule, order, gateway)
             config = kinds.validate_config(rule.kind, rule.config)
-            await self._check_condition(rule, order, installation.id)
+            if rule.condition:
+                verdict = evaluate(Condition.model_validate(rule.condition), order.snapshot, now=self._clock.now(),
+                                   time_zone=item.settings.time_zone)
+                if not verdict.passed:
+                    raise SkipJob(f"condition not met: {verdict.reason}")
             handler = self._handlers.get(rule.kind)
             if handler is None:
                 raise PermanentError(f"no handler is configured for rule kind {rule.kind!r}")
+            fresh = order
             summary = await handler(ActionContext(
-                installation, order, rule, job, config, gateway,
-                lambda stage, reason: self._mover(installation, order, stage, reason),
+                installation, fresh, rule, job, config, gateway,
+                lambda stage, reason: self._mover(installation, fresh, stage, reason),
             ))
         except SkipJob as exc:
-            return await self._finish(job, JobState.SKIPPED, f"skipped: {exc}")
+            return Outcome(job, JobState.SKIPPED, f"skipped: {exc}")
         except RetryableError as exc:
-            return await self._retry(job, str(exc))
+            now = self._clock.now()
+            when = next_retry(job.attempts, job.first_attempt_at or now, now, self._rng)
+            if when is None:
+                return Outcome(job, JobState.DEAD, f"dead: retries exhausted; last error: {exc}")
+            return Outcome(job, JobState.RETRYING, f"retrying at {when.isoformat(timespec='seconds')}: {exc}",
+                           due_at=when)
         except (PermanentError, ValidationError, kinds.UnknownKind) as exc:
-            return await self._finish(job, JobState.FAILED, f"failed: {exc}")
+            return Outcome(job, JobState.FAILED, f"failed: {exc}")
         except Exception as exc:  # a bug, not a provider's answer: fail visibly rather than loop
             log.exception("job crashed", extra={"job_id": job.id, "installation_id": job.installation_id})
-            return await self._finish(job, JobState.FAILED, f"failed: internal error {exc.__class__.__name__}")
-        return await self._finish(job, JobState.SUCCEEDED, f"succeeded: {summary}")
-
-    async def _decide(self, job_id: int) -> tuple[Job, Rule, OrderRecord, Installation] | None:
-        now = self._clock.now()
-        async with self._store.transaction() as tx:
-            job = await tx.job(job_id)
-            if job is None or job.state is not JobState.RUNNING:
-                return None  # cancelled meanwhile, or another worker owns it
-            rule = await tx.rule(job.rule_id) if job.rule_id is not None else None
-            if rule is None or not rule.enabled:
-                what = "deleted" if rule is None else "disabled"
-                await self._close(tx, job, JobState.CANCELLED, f"cancelled: the rule was {what}", now)
-                return None
-            if job.entry_id is not None:
-                entry = await tx.entry(job.entry_id)
-                if entry is None or entry.left_at is not None:
-                    await self._close(tx, job, JobState.CANCELLED, "cancelled: the order left the stage", now)
-                    return None
-            order = await tx.order_by_row(job.order_row_id)
-            installation = await self._installations.get(job.installation_id)
-            if order is None or installation is None or not installation.is_active:
-                await self._close(tx, job, JobState.CANCELLED, "cancelled: the order or installation is gone", now)
-                return None
-            due = job.due_at or job.created_at
-            if rule.max_age is not None and now - due > rule.max_age:
-                late = now - due
-                await self._close(tx, job, JobState.SKIPPED,
-                                  f"skipped: too late ({_duration(late)} after it was due; max age "
-                                  f"{_duration(rule.max_age)})", now)
-                return None
-            if kinds.kind(rule.kind).realtime_customer_facing:
-                settings = await tx.settings(job.installation_id)
-                deferred = after_quiet_hours(now, settings.quiet_hours, settings.zone)
-                if deferred != now:
-                    await tx.update_job(job.id, now, state=JobState.SCHEDULED, due_at=deferred, lease_until=None,
-                                        attempts=job.attempts - 1)
-                    await tx.log(Activity(job.installation_id, "job", "deferred to the end of quiet hours, "
-                                          f"{deferred.isoformat(timespec='minutes')}", order_row_id=job.order_row_id,
-                                          job_id=job.id, state=JobState.SCHEDULED.value), now)
-                    return None
-        return job, rule, order, installation
+            return Outcome(job, JobState.FAILED, f"failed: internal error {exc.__class__.__name__}")
+        return Outcome(job, JobState.SUCCEEDED, f"succeeded: {summary}")
 
     async def _fresh(self, job: Job, rule: Rule, order: OrderRecord, gateway: OrderGateway) -> OrderRecord:
         """A delayed job acts on what is true now: re-read when the snapshot predates the job's scheduling
@@ -145,42 +176,32 @@ class ExecuteJob:
         async with self._store.transaction() as tx:
             return await tx.save_order(order.installation_id, order.order_id, snapshot, self._clock.now())
 
-    async def _check_condition(self, rule: Rule, order: OrderRecord, installation_id: int) -> None:
-        if not rule.condition:
-            return
-        async with self._store.transaction() as tx:
-            settings = await tx.settings(installation_id)
-        verdict = evaluate(Condition.model_validate(rule.condition), order.snapshot, now=self._clock.now(),
-                           time_zone=settings.time_zone)
-        if not verdict.passed:
-            raise SkipJob(f"condition not met: {verdict.reason}")
-
-    async def _retry(self, job: Job, reason: str) -> JobState:
+    async def _record(self, outcomes: Sequence[Outcome]) -> dict[int, JobState]:
+        if not outcomes:
+            return {}
         now = self._clock.now()
-        when = next_retry(job.attempts, job.first_attempt_at or now, now, self._rng)
-        if when is None:
-            return await self._finish(job, JobState.DEAD, f"dead: retries exhausted; last error: {reason}")
         async with self._store.transaction() as tx:
-            await tx.update_job(job.id, now, state=JobState.RETRYING, due_at=when, lease_until=None,
-                                reason=f"retrying: {reason}")
-            await tx.log(Activity(job.installation_id, "job", f"retrying at {when.isoformat(timespec='seconds')}: "
-                                  f"{reason}", order_row_id=job.order_row_id, job_id=job.id,
-                                  state=JobState.RETRYING.value), now)
-        return JobState.RETRYING
-
-    async def _finish(self, job: Job, state: JobState, reason: str) -> JobState:
-        async with self._store.transaction() as tx:
-            current = await tx.job(job.id)
-            if current is None or current.state is not JobState.RUNNING:
-                return current.state if current else state  # finished or cancelled by someone else meanwhile
-            await self._close(tx, job, state, reason, self._clock.now())
-        return state
-
-    async def _close(self, tx: AutomationTransaction, job: Job, state: JobState, reason: str, now: datetime) -> None:
-        await tx.update_job(job.id, now, state=state, lease_until=None, reason=reason)
-        await tx.log(Activity(job.installation_id, "job", f"{job.rule_key}: {reason}", order_row_id=job.order_row_id,
-                              job_id=job.id, state=state.value), now)
-        await settle_successors(tx, job, state, now)
+            current = await tx.jobs_by_id([outcome.job.id for outcome in outcomes])
+            live = [o for o in outcomes if o.job.id in current and current[o.job.id].state is JobState.RUNNING]
+            changes: list[dict[str, Any]] = []
+            for outcome in live:
+                change: dict[str, Any] = {"job_id": outcome.job.id, "state": outcome.state, "reason": outcome.reason}
+                if outcome.due_at is not None:
+                    change["due_at"] = outcome.due_at
+                changes.append(change)
+            await tx.finish_jobs(changes, now)
+            await tx.log_many([
+                Activity(o.job.installation_id, "job", f"{o.job.rule_key}: {o.reason}", order_row_id=o.job.order_row_id,
+                         job_id=o.job.id, state=o.state.value) for o in live], now)
+            deferred = [o for o in live if o.state is JobState.SCHEDULED]
+            for outcome in deferred:  # quiet hours: the attempt does not count
+                await tx.update_job(outcome.job.id, now, attempts=outcome.job.attempts - 1)
+            settled = [o for o in live if successor_fate(o.state) is not Chain.HOLD]
+            if settled and await tx.waiting_successors([o.job.id for o in settled]):
+                for outcome in settled:
+                    await settle_successors(tx, outcome.job, outcome.state, now)
+        return {o.job.id: (o.state if o in live else current[o.job.id].state if o.job.id in current else o.state)
+                for o in outcomes}
 
 
 async def settle_successors(tx: AutomationTransaction, job: Job, state: JobState, now: datetime) -> None:

@@ -1,8 +1,9 @@
 """The embedded default's worker: one loop in the web process that turns webhooks into moves and runs due jobs.
 
 It wakes at once when a webhook is stored or a job becomes due now, and otherwise sleeps until the next due
-job (at most `idle_seconds`). Jobs run concurrently up to `concurrency`; each is claimed with a lease, so a
-crashed process leaves nothing stuck (see RecoverLeases). Shutdown stops claiming and lets running jobs finish.
+job (at most `idle_seconds`). Claimed jobs run in batches (one read to check them, one write to record them),
+up to `concurrency` batches at once; each job is claimed with a lease, so a crashed process leaves nothing
+stuck (see RecoverLeases). Shutdown stops claiming and lets running jobs finish.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ class InProcessRunner:
         self,
         store: AutomationStore,
         handle_events: Callable[[], Awaitable[int]],
-        execute: Callable[[int], Coroutine[Any, Any, object]],
+        execute: Callable[[list[int]], Coroutine[Any, Any, object]],
         recover: Callable[[], Awaitable[int]],
         clock: Clock,
         *,
         concurrency: int = 8,
+        batch_size: int = 32,
         lease: timedelta = timedelta(minutes=5),
         idle_seconds: float = 1.0,
         shutdown_grace_seconds: float = 10.0,
@@ -40,6 +42,7 @@ class InProcessRunner:
         self._recover = recover
         self._clock = clock
         self._concurrency = concurrency
+        self._batch_size = batch_size
         self._lease = lease
         self._idle = idle_seconds
         self._grace = shutdown_grace_seconds
@@ -95,9 +98,10 @@ class InProcessRunner:
         free = self._concurrency - len(self._running)
         claimed: list[int] = []
         if free > 0 and not self._stopping:
-            claimed = await self._store.claim_due(self._clock.now(), self._lease, free)
-        for job_id in claimed:
-            self._spawn(self._execute(job_id), f"job-{job_id}")
+            claimed = await self._store.claim_due(self._clock.now(), self._lease, free * self._batch_size)
+        for start in range(0, len(claimed), self._batch_size):
+            batch = claimed[start:start + self._batch_size]
+            self._spawn(self._execute(batch), f"jobs-{batch[0]}")
         return handled + len(claimed)
 
     def _spawn(self, work: Coroutine[Any, Any, object], name: str) -> None:

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -21,7 +21,7 @@ from saleor_app.domain.automation import Activity, AutomationSettings, Job, NewJ
 from saleor_app.domain.installations import InstallationStatus
 from saleor_app.domain.jobs import CLAIMABLE, PENDING, JobState
 from saleor_app.domain.pipeline import Pipeline, Refund, Stage, StageMatch
-from saleor_app.domain.ports import InboxItem
+from saleor_app.domain.ports import ExecutionInput, InboxItem
 from saleor_app.domain.rules import Repeat, Rule, RuleSpec
 from saleor_app.domain.schedule import QuietHours
 from saleor_app.store.tables import (
@@ -285,6 +285,40 @@ class SqlAutomationTransaction:
             changes["reason"] = str(changes["reason"])[:2000]
         await self._c.execute(update(JOBS).where(JOBS.c.id == job_id).values(updated_at=now, **changes))
 
+    async def jobs_by_id(self, job_ids: Sequence[int]) -> dict[int, Job]:
+        rows = await self._all(select(JOBS).where(JOBS.c.id.in_(list(job_ids))))
+        return {row["id"]: job_from_row(row) for row in rows}
+
+    async def finish_jobs(self, changes: Sequence[dict[str, Any]], now: datetime) -> None:
+        """Many job updates in one statement; each dict has `job_id`, `state`, `reason`, and may have `due_at`."""
+        with_due = [c for c in changes if "due_at" in c]
+        without = [c for c in changes if "due_at" not in c]
+        groups: list[tuple[list[dict[str, Any]], dict[str, Any]]] = [
+            (with_due, {"due_at": bindparam("b_due_at")}), (without, {})]
+        for group, extra in groups:
+            if not group:
+                continue
+            statement = (
+                update(JOBS).where(JOBS.c.id == bindparam("b_id"))
+                .values(state=bindparam("b_state"), reason=bindparam("b_reason"), lease_until=None,
+                        updated_at=now, **extra)
+            )
+            await self._c.execute(statement, [
+                {"b_id": c["job_id"], "b_state": JobState(c["state"]).value, "b_reason": str(c["reason"])[:2000],
+                 **({"b_due_at": c["due_at"]} if "due_at" in c else {})} for c in group])
+
+    async def log_many(self, activities: Sequence[Activity], now: datetime) -> None:
+        if activities:
+            await self._c.execute(insert(ACTIVITY), [
+                {"installation_id": a.installation_id, "order_row_id": a.order_row_id, "job_id": a.job_id,
+                 "kind": a.kind, "state": a.state, "message": a.message[:2000], "at": now} for a in activities])
+
+    async def waiting_successors(self, job_ids: Sequence[int]) -> list[Job]:
+        rows = await self._all(
+            select(JOBS).where(JOBS.c.predecessor_id.in_(list(job_ids)), JOBS.c.state == JobState.WAITING.value)
+        )
+        return [job_from_row(row) for row in rows]
+
     async def successors(self, job_id: int) -> list[Job]:
         rows = await self._all(select(JOBS).where(JOBS.c.predecessor_id == job_id).order_by(JOBS.c.id))
         return [job_from_row(row) for row in rows]
@@ -391,6 +425,29 @@ class SqlAutomationStore:
     async def transaction(self) -> AsyncIterator[SqlAutomationTransaction]:
         async with self._begin() as connection:
             yield SqlAutomationTransaction(connection)
+
+    async def load_for_execution(self, job_ids: Sequence[int]) -> list[ExecutionInput]:
+        """Everything the executor checks before a side effect, for many jobs, in a few reads (no write lock)."""
+        async with self._engine.connect() as connection:
+            tx = SqlAutomationTransaction(connection)
+            jobs = await tx.jobs_by_id(job_ids)
+            rule_ids = {job.rule_id for job in jobs.values() if job.rule_id is not None}
+            entry_ids = {job.entry_id for job in jobs.values() if job.entry_id is not None}
+            order_ids = {job.order_row_id for job in jobs.values()}
+            rules = {row["id"]: rule_from_row(row)
+                     for row in await tx._all(select(RULES).where(RULES.c.id.in_(rule_ids)))}
+            entries = {row["id"]: entry_from_row(row)
+                       for row in await tx._all(select(ENTRIES).where(ENTRIES.c.id.in_(entry_ids)))}
+            orders = {row["id"]: order_from_row(row)
+                      for row in await tx._all(select(ORDERS).where(ORDERS.c.id.in_(order_ids)))}
+            settings = {installation_id: await tx.settings(installation_id)
+                        for installation_id in {job.installation_id for job in jobs.values()}}
+        return [
+            ExecutionInput(job, rules.get(job.rule_id) if job.rule_id is not None else None,
+                           entries.get(job.entry_id) if job.entry_id is not None else None,
+                           orders.get(job.order_row_id), settings[job.installation_id])
+            for job in (jobs[job_id] for job_id in job_ids if job_id in jobs)
+        ]
 
     async def pending_inbox(self, limit: int) -> list[InboxItem]:
         async with self._engine.connect() as connection:

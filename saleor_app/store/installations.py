@@ -47,12 +47,14 @@ class SqlInstallationRepository:
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Installation | None]] = {}
         self._by_id: dict[int, tuple[float, Installation | None]] = {}
+        self._tokens: dict[int, tuple[float, str]] = {}  # decrypted, in memory only, briefly
 
     def _session(self) -> AsyncSession:
         return self._sessions()
 
     def forget(self, saleor_api_url: str | None = None) -> None:
         self._by_id.clear()
+        self._tokens.clear()
         if saleor_api_url is None:
             self._cache.clear()
         else:
@@ -118,11 +120,16 @@ class SqlInstallationRepository:
         return installation
 
     async def token_for(self, installation_id: int) -> str:
+        cached = self._tokens.get(installation_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         async with self._session() as session:
             row = await session.get(InstallationRow, installation_id)
         if row is None or row.token_encrypted is None:
             raise AppAccessLost("the app has no token for this Saleor: it was uninstalled; install it again")
-        return self._cipher.decrypt(row.token_encrypted)
+        token = self._cipher.decrypt(row.token_encrypted)
+        self._tokens[installation_id] = (time.monotonic() + self._cache_seconds, token)
+        return token
 
     async def set_jwks(self, installation_id: int, jwks: dict[str, Any]) -> None:
         async with self._session() as session, session.begin():
