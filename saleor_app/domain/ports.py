@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -99,6 +99,10 @@ class OrderGateway(Protocol):
     async def update_private_metadata(self, object_id: str, items: Mapping[str, str]) -> dict[str, Any]: ...
 
     async def update_metadata(self, object_id: str, items: Mapping[str, str]) -> dict[str, Any]: ...
+
+
+GatewayFor = Callable[[Installation], Awaitable[OrderGateway]]
+"""The OrderGateway of one installation (it holds that installation's token)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from saleor_app.domain.ports import (
     AutomationTransaction,
     Clock,
     ExecutionInput,
+    GatewayFor,
     InstallationRepository,
     OrderGateway,
 )
@@ -37,9 +38,6 @@ from saleor_app.domain.rules import Rule
 from saleor_app.domain.schedule import after_quiet_hours
 
 log = logging.getLogger(__name__)
-
-GatewayFor = Callable[[Installation], Awaitable[OrderGateway]]
-
 
 @dataclass(frozen=True, slots=True)
 class ActionContext:

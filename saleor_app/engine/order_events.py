@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
 from saleor_app.domain.automation import Activity
 from saleor_app.domain.errors import AppAccessLost, RetryableError
-from saleor_app.domain.installations import Installation, InstallationStatus
+from saleor_app.domain.installations import InstallationStatus
 from saleor_app.domain.pipeline import resolve_stage
-from saleor_app.domain.ports import AutomationStore, Clock, InboxItem, InstallationRepository, OrderGateway
+from saleor_app.domain.ports import AutomationStore, Clock, GatewayFor, InboxItem, InstallationRepository
 from saleor_app.engine.stages import enter_stage, mirror_stage
 
 log = logging.getLogger(__name__)
 
-GatewayFor = Callable[[Installation], Awaitable[OrderGateway]]
 RETRY_AFTER = timedelta(seconds=5)
 
 
