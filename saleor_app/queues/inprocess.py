@@ -82,10 +82,10 @@ class InProcessRunner:
     async def _run(self) -> None:
         await self._guard(self._recover)
         while not self._stopping:
+            self._wake.clear()  # before the round: a wake during it must not be lost
             worked = await self._guard(self._round)
             if worked:
                 continue
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=await self._sleep_for())
             except TimeoutError:
