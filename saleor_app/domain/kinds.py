@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from saleor_app.domain import templates
+
 
 class KindConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -61,10 +63,18 @@ class AddNoteConfig(KindConfig):
 
     @field_validator("message")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
+    def _valid_template(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the note must not be empty (Saleor refuses blank notes)")
-        return value
+        return checked_template(value)
+
+
+def checked_template(source: str) -> str:
+    """Refuse a template with syntax errors, unknown variables or filters, or limits broken on a sample order."""
+    problems = templates.validate(source)
+    if problems:
+        raise ValueError("; ".join(f"line {p.line}, column {p.column}: {p.message}" for p in problems))
+    return source
 
 
 class ChangeStageConfig(KindConfig):

@@ -38,17 +38,23 @@ from saleor_app.domain.template_fields import (
 )
 
 __all__ = [
-    "FIELDS", "MAX_ASSIGNED_SIZE", "MAX_LOOP_ITERATIONS", "MAX_NESTING", "MAX_OUTPUT_BYTES", "MAX_SOURCE_CHARS",
-    "CacheStats", "Preview", "TemplateField", "TemplateLimitExceeded", "TemplateProblem", "TemplateRenderError",
-    "build_context", "cache_info", "preview", "render", "sample_order", "validate",
+    "FIELDS", "MAX_ASSIGNED_SIZE", "MAX_LIST_ITEMS", "MAX_LOOP_ITERATIONS", "MAX_NESTING", "MAX_OUTPUT_BYTES",
+    "MAX_SOURCE_CHARS", "CacheStats", "Preview", "TemplateField", "TemplateLimitExceeded", "TemplateProblem",
+    "TemplateRenderError", "build_context", "cache_info", "preview", "render", "sample_order", "validate",
 ]
 
 MAX_SOURCE_CHARS = 100_000
 MAX_LOOP_ITERATIONS = 1_000  # all loops of one render together; nested loops multiply
 MAX_OUTPUT_BYTES = 100_000  # UTF-8 bytes of the rendered text, and of any single filter result
 MAX_ASSIGNED_SIZE = 100_000  # characters (plus one per list item) held by assign/capture variables
+MAX_LIST_ITEMS = MAX_LOOP_ITERATIONS  # a range or a list a filter makes (`split`, `concat`, `(1..n) | join`)
 MAX_NESTING = 20  # blocks inside blocks
 _CACHE_SIZE = 512
+
+
+class _ListLimitError(ResourceLimitError):
+    """A filter made a list longer than MAX_LIST_ITEMS."""
+
 
 _LIMITS: dict[type[ResourceLimitError], str] = {
     LoopIterationLimitError: f"The template loops more than {MAX_LOOP_ITERATIONS:,} times in total (nested loops "
@@ -57,6 +63,8 @@ _LIMITS: dict[type[ResourceLimitError], str] = {
     "output fewer items.",
     LocalNamespaceLimitError: f"Variables made with assign/capture hold more than {MAX_ASSIGNED_SIZE:,} characters; "
     "assign smaller values.",
+    _ListLimitError: f"A filter would make a list of more than {MAX_LIST_ITEMS:,} items (a range, split, concat); "
+    "work with fewer items.",
     BlockNestingError: f"Tags are nested more than {MAX_NESTING} deep; flatten the template.",
     ContextDepthError: "The template nests too deeply; flatten it.",
 }
@@ -89,9 +97,6 @@ class CacheStats(NamedTuple):
     hits: int
     misses: int  # each miss is one parse
     size: int
-
-
-# ---------------------------------------------------------------------------------------------------- filters
 
 
 def _money(value: object, currency: object = None) -> str:
@@ -188,19 +193,22 @@ def _bounded_join(original: Callable[..., Any]) -> Callable[..., Any]:
     return join
 
 
-def _no_huge_ranges(original: Callable[..., Any]) -> Callable[..., Any]:
-    # `(1..1000000000) | join` would build a billion items without ever entering a loop.
+def _sized(original: Callable[..., Any]) -> Callable[..., Any]:
+    # Work a filter does is not a loop: `(1..1000000000) | join` or 1,000 × `big | split: "" | sort` would
+    # take seconds to minutes without one iteration counted. Ranges and lists are held to the loop limit.
     @wraps(original)
-    def guarded(value: object, *args: Any, **kwargs: Any) -> Any:
+    def sized(value: object, *args: Any, **kwargs: Any) -> Any:
         for argument in (value, *args):
-            if isinstance(argument, range) and argument.stop - argument.start > MAX_LOOP_ITERATIONS:
-                raise LoopIterationLimitError("loop iteration limit reached", token=None)
-        return original(value, *args, **kwargs)
+            if isinstance(argument, range) and argument.stop - argument.start > MAX_LIST_ITEMS:
+                raise _ListLimitError("list size limit reached", token=None)
+        result = original(value, *args, **kwargs)
+        if isinstance(result, list) and len(result) > MAX_LIST_ITEMS:
+            raise _ListLimitError("list size limit reached", token=None)
+        if isinstance(result, str) and len(result) > MAX_OUTPUT_BYTES:
+            raise _too_big()
+        return result
 
-    return guarded
-
-
-# ---------------------------------------------------------------------------------------------------- environments
+    return sized
 
 
 def _weight(value: object) -> int:
@@ -210,6 +218,8 @@ def _weight(value: object) -> int:
         return 1 + sum(_weight(key) + _weight(item) for key, item in value.items())
     if isinstance(value, list | tuple):
         return 1 + sum(_weight(item) for item in value)
+    if isinstance(value, int):  # `times` in a loop squares a number past any size
+        return 1 + value.bit_length() // 8
     return 8
 
 
@@ -248,7 +258,7 @@ class _Sandbox(Environment):
         del self.filters["safe"]
         self.filters.update(money=_money, date=_date, replace=_bounded_replace(self.filters["replace"]),
                             join=_bounded_join(self.filters["join"]))
-        self.filters.update({name: _no_huge_ranges(func) for name, func in self.filters.items()})
+        self.filters.update({name: _sized(func) for name, func in self.filters.items()})
 
     def error(self, exc: type[LiquidError] | LiquidError, msg: str | None = None, token: Token | None = None) -> None:
         # Errors at the end of an expression carry a position-less token; the statement's token is better.
@@ -291,9 +301,6 @@ def cache_info() -> CacheStats:
     return CacheStats(info.hits, info.misses, info.currsize)
 
 
-# ---------------------------------------------------------------------------------------------------- render
-
-
 def render(source: str, context: Mapping[str, Any], *, autoescape: bool = False) -> str:
     """Render leniently (unknown variables are empty). `autoescape=True` for HTML bodies: values are escaped,
     the template's own HTML is kept. Raises TemplateLimitExceeded or TemplateRenderError (both permanent)."""
@@ -310,8 +317,6 @@ def render(source: str, context: Mapping[str, Any], *, autoescape: bool = False)
     except (ArithmeticError, ValueError, TypeError, RecursionError) as err:  # a built-in filter fed odd data
         raise TemplateRenderError(f"The template could not be rendered: {err}") from err
 
-
-# ---------------------------------------------------------------------------------------------------- checks
 
 def _position(source: str, index: int | None) -> tuple[int, int]:
     index = len(source) if index is None or index < 0 else min(index, len(source))  # unknown: the end

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from saleor_app.domain import templates
+from saleor_app.domain.errors import PermanentError
 from saleor_app.domain.kinds import AddNoteConfig, ChangeStageConfig
 from saleor_app.engine.execute import ActionContext, ActionHandler
 from saleor_app.engine.stages import mirror_stage
@@ -9,8 +11,12 @@ from saleor_app.engine.stages import mirror_stage
 
 async def add_note(ctx: ActionContext) -> str:
     assert isinstance(ctx.config, AddNoteConfig)
-    await ctx.gateway.add_note(ctx.order.order_id, ctx.config.message)
-    return "note added to the order"
+    context = templates.build_context(ctx.order.snapshot, shop_name="", stage=(ctx.rule.stage_key, ctx.rule.stage_key))
+    message = templates.render(ctx.config.message, context)
+    if not message.strip():
+        raise PermanentError("the note rendered empty for this order (Saleor refuses blank notes)")
+    await ctx.gateway.add_note(ctx.order.order_id, message)
+    return f"note added: {message[:200]}"
 
 
 async def change_stage(ctx: ActionContext) -> str:

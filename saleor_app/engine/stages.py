@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from saleor_app.domain.automation import Activity, NewJob, OrderRecord, StageEntry
 from saleor_app.domain.errors import AutomationError
@@ -33,34 +34,41 @@ async def enter_stage(
         return None
     now = clock.now()
     installation_id = order.installation_id
+    activities: list[Activity] = []
     if current is not None:
-        for job_id in await tx.cancel_pending(current.id, f"order moved to {target}", now):
-            await tx.log(Activity(installation_id, "job", f"cancelled: order moved to {target}",
-                                  order_row_id=order.id, job_id=job_id, state=JobState.CANCELLED.value), now)
+        activities += [
+            Activity(installation_id, "job", f"cancelled: order moved to {target}", order_row_id=order.id,
+                     job_id=job_id, state=JobState.CANCELLED.value)
+            for job_id in await tx.cancel_pending(current.id, f"order moved to {target}", now)
+        ]
     entry = await tx.enter(installation_id, order.id, target, now, adopted=adopted, reason=reason)
-    source = current.stage_key if current is not None else None
-    move = f"entered {target}" if source is None else f"moved from {source} to {target}"
-    await tx.log(Activity(installation_id, "stage", f"{move}: {reason}", order_row_id=order.id), now)
+    move = f"entered {target}" if current is None else f"moved from {current.stage_key} to {target}"
+    activities.append(Activity(installation_id, "stage", f"{move}: {reason}", order_row_id=order.id))
     if adopted:
-        await tx.log(Activity(installation_id, "adopted",
-                              f"adopted in {target}: the order predates the installation, its rules do not run",
-                              order_row_id=order.id), now)
-        return entry
-    settings = await tx.settings(installation_id)
-    if settings.paused:
-        await tx.log(Activity(installation_id, "stage", f"automation is paused: the rules of {target} do not run",
-                              order_row_id=order.id), now)
-        return entry
-    await plan_jobs(tx, order, entry)
+        activities.append(Activity(installation_id, "adopted", f"adopted in {target}: the order predates the "
+                                   "installation, its rules do not run", order_row_id=order.id))
+    else:
+        settings = await tx.settings(installation_id)
+        if settings.paused:
+            activities.append(Activity(installation_id, "stage", f"automation is paused: the rules of {target} do "
+                                       "not run", order_row_id=order.id))
+        else:
+            activities += await plan_jobs(tx, order, entry, settings.zone)
+    await tx.log_many(activities, now)
     return entry
 
 
-async def plan_jobs(tx: AutomationTransaction, order: OrderRecord, entry: StageEntry) -> None:
+async def plan_jobs(
+    tx: AutomationTransaction, order: OrderRecord, entry: StageEntry, zone: ZoneInfo
+) -> list[Activity]:
+    """Insert the entry's jobs; returns what to log. Jobs are inserted one by one: a chain needs its ids."""
     installation_id = order.installation_id
-    settings = await tx.settings(installation_id)
     rules = await tx.rules(installation_id, entry.stage_key)
-    plan = plan_entry(rules, entered_at=entry.entered_at, zone=settings.zone, ran_once=await tx.ran_once(order.id))
+    if not rules:
+        return []
+    plan = plan_entry(rules, entered_at=entry.entered_at, zone=zone, ran_once=await tx.ran_once(order.id))
     ids: list[int | None] = []
+    activities: list[Activity] = []
     for planned in plan:
         predecessor = ids[planned.predecessor] if planned.predecessor is not None else None
         job = NewJob(
@@ -81,8 +89,9 @@ async def plan_jobs(tx: AutomationTransaction, order: OrderRecord, entry: StageE
             continue  # planned before (same idempotency key): nothing twice
         when = (f"due {planned.due_at.isoformat(timespec='seconds')}" if planned.due_at is not None
                 else f"waiting for {plan[planned.predecessor].rule.key}" if planned.predecessor is not None else "")
-        await tx.log(Activity(installation_id, "job", f"planned {planned.rule.key} ({planned.rule.kind}), {when}",
-                              order_row_id=order.id, job_id=job_id, state=planned.state.value), entry.entered_at)
+        activities.append(Activity(installation_id, "job", f"planned {planned.rule.key} ({planned.rule.kind}), "
+                                   f"{when}", order_row_id=order.id, job_id=job_id, state=planned.state.value))
+    return activities
 
 
 def mirrored_stage(snapshot: dict[str, Any]) -> str | None:

@@ -198,18 +198,19 @@ class SqlAutomationTransaction:
     async def save_order(
         self, installation_id: int, order_id: str, snapshot: dict[str, Any], snapshot_at: datetime
     ) -> OrderRecord:
-        existing = await self.order(installation_id, order_id)
-        number = snapshot.get("number")
-        if existing is None:
-            await self._c.execute(
-                insert(ORDERS).values(installation_id=installation_id, order_id=order_id, number=number,
-                                      snapshot=snapshot, snapshot_at=snapshot_at, first_seen_at=snapshot_at)
-            )
-        elif existing.snapshot_at <= snapshot_at:  # a slower, older read must not overwrite a newer one
-            await self._c.execute(
-                update(ORDERS).where(ORDERS.c.id == existing.id)
-                .values(number=number, snapshot=snapshot, snapshot_at=snapshot_at)
-            )
+        builder = sqlite.insert if self._c.dialect.name == "sqlite" else postgresql.insert
+        values = builder(ORDERS).values(installation_id=installation_id, order_id=order_id,
+                                        number=snapshot.get("number"), snapshot=snapshot, snapshot_at=snapshot_at,
+                                        first_seen_at=snapshot_at)
+        upsert = values.on_conflict_do_update(
+            index_elements=["installation_id", "order_id"],
+            set_={"number": values.excluded.number, "snapshot": values.excluded.snapshot,
+                  "snapshot_at": values.excluded.snapshot_at},
+            where=ORDERS.c.snapshot_at <= values.excluded.snapshot_at,  # an older, slower read never wins
+        ).returning(*ORDERS.c)
+        row = (await self._c.execute(upsert)).mappings().first()
+        if row is not None:
+            return order_from_row(row)
         saved = await self.order(installation_id, order_id)
         assert saved is not None
         return saved

@@ -293,3 +293,19 @@ async def test_unknown_orders_are_acknowledged_and_ignored(stack: EngineStack) -
     assert await stack.entries() == [] and await stack.jobs() == []
     inbox = await stack.rows(__import__("saleor_app.store.tables", fromlist=["x"]).WebhookInboxRow.__table__)
     assert [row["state"] for row in inbox] == ["ignored"]
+
+
+async def test_note_templates_render_order_fields_and_bad_ones_are_refused_on_save(stack: EngineStack) -> None:
+    from pydantic import ValidationError
+
+    await stack.rule(key="hello", stage="new", kind="add_note",
+                     config={"message": "Order {{ order.number }}: {{ order.total | money }} for {{ customer.email }}"})
+    with pytest.raises(ValidationError, match="line 1"):
+        await stack.rule(key="broken", stage="new", kind="add_note", config={"message": "{{ order.numbr }}"})
+    with pytest.raises(ValidationError, match="line 2"):
+        await stack.rule(key="broken", stage="new", kind="add_note", config={"message": "ok\n{% if %}"})
+    order = await stack.saleor.place_order(auto_confirm=False)
+    await stack.settle()
+    view = stack.saleor.order_view(order)
+    total = view["total"]["gross"]
+    assert stack.notes() == [f"Order {order.number}: {total['amount']:.2f} {total['currency']} for {view['userEmail']}"]
