@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 from collections.abc import Iterator
 from types import TracebackType
@@ -25,10 +26,20 @@ class _Server(uvicorn.Server):
 
 
 def free_port() -> int:
-    """A port that was free a moment ago (for apps whose settings need their own URL up front)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A port that was free a moment ago (for apps whose settings need their own URL up front).
+
+    Taken below Linux's ephemeral range (32768+): a port the OS hands out for port 0 can be reused at once as
+    the local port of an outgoing connection, and the server that binds it a moment later fails with EADDRINUSE.
+    """
+    for _ in range(100):
+        port = random.randrange(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 class LoopbackServer:
