@@ -93,8 +93,6 @@ class InProcessRunner:
 
     async def _round(self) -> int:
         handled = await self._handle_events()
-        for followup in self._followups():
-            self._spawn(followup, "followup")
         free = self._concurrency - len(self._running)
         claimed: list[int] = []
         if free > 0 and not self._stopping:
@@ -102,6 +100,8 @@ class InProcessRunner:
         for start in range(0, len(claimed), self._batch_size):
             batch = claimed[start:start + self._batch_size]
             self._spawn(self._execute(batch), f"jobs-{batch[0]}")
+        for followup in self._followups():  # after the jobs: bookkeeping must not delay a customer's message
+            self._spawn(followup, "followup")
         return handled + len(claimed)
 
     def _spawn(self, work: Coroutine[Any, Any, object], name: str) -> None:
