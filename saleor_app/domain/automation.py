@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -89,4 +89,3 @@ class Activity:
     order_row_id: int | None = None
     job_id: int | None = None
     state: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -84,9 +84,6 @@ class ExecuteJob:
         self._mover = mover
         self._rng = rng or random.Random()
 
-    async def __call__(self, job_id: int) -> JobState | None:
-        return (await self.run_batch([job_id])).get(job_id)
-
     async def run_batch(self, job_ids: Sequence[int]) -> dict[int, JobState]:
         now = self._clock.now()
         outcomes: list[Outcome] = []

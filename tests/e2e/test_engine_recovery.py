@@ -92,3 +92,18 @@ async def test_an_interrupted_idempotent_job_is_run_again(settings) -> None:
         await stack.settle()
         assert await stack.job_states() == {"hold": "succeeded"}
         assert await stack.order_stage(order.id) == "on-hold"
+
+
+async def test_time_of_day_rule_across_the_spring_forward_night(settings) -> None:
+    async for stack in engine_stack(settings, clock_start=datetime(2026, 3, 28, 20, 0, tzinfo=UTC)):
+        await stack.container.configure.set_schedule(stack.installation.id, time_zone="Europe/Berlin",
+                                                      quiet_start=None, quiet_end=None)
+        await stack.rule(key="night", stage="awaiting-payment", kind="add_note", config={"message": "02:30"},
+                         at="02:30")
+        await stack.saleor.place_order(auto_confirm=True)
+        await stack.settle()
+        # 02:30 does not exist in Berlin on 2026-03-29 (02:00 → 03:00): it runs at 03:30 CEST, 01:30 UTC.
+        await stack.advance(datetime(2026, 3, 29, 1, 29, 59, tzinfo=UTC) - stack.clock.now())
+        assert stack.notes() == []
+        await stack.advance(timedelta(seconds=1))
+        assert stack.notes() == ["02:30"]
