@@ -74,6 +74,11 @@ async def test_sigkill_mid_send_loses_nothing_and_sends_nothing_twice(settings: 
             saleor.graphql_delay(3.0)  # the note (and the re-read before it) hang in Saleor
             order = await saleor.place_order(auto_confirm=True)
             await poll(lambda: _eq(job_state(), "running"))
+
+            async def note_in_flight() -> bool:  # Saleor has the orderNoteAdd request and is working on it
+                return any(b"orderNoteAdd" in body for body in saleor.delayed_bodies)
+
+            await poll(note_in_flight)
             app.send_signal(signal.SIGKILL)  # the process dies with the send in flight
             app.wait(timeout=10)
             saleor.graphql_delay(0.0)

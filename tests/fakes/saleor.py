@@ -75,6 +75,7 @@ class FakeSaleor:
         self.internal_errors: list[str] = []  # gaps in the fake (unmodelled fields, crashes): see __aexit__
         self.failed_installations: list[InstallFailed] = []
         self.requests: list[str] = []  # "METHOD /path" of every request the fake served (who called Saleor)
+        self.delayed_bodies: list[bytes] = []  # bodies of the requests held by graphql_delay, as they arrived
         self._deliverer = WebhookDeliverer(self.state, signer=lambda: self.signer, api_url=lambda: self.api_url,
                                            http=self._client, internal_errors=self.internal_errors,
                                            inline=deliver_inline)
@@ -332,7 +333,8 @@ class FakeSaleor:
         if request.method != "POST":
             return PlainTextResponse("", status_code=405, headers={"Allow": "OPTIONS, POST"})
         if self._graphql_delay:
-            await request.body()  # Saleor has the request before it takes its time: the mutation still happens
+            # Saleor has the request before it takes its time: the mutation still happens if the caller dies.
+            self.delayed_bodies.append(await request.body())
             await asyncio.sleep(self._graphql_delay)
         if self._graphql_failures:
             status = self._graphql_failures.pop(0)
