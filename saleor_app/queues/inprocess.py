@@ -80,8 +80,14 @@ class InProcessRunner:
                 return
 
     async def _run(self) -> None:
-        await self._guard(self._recover)
+        loop = asyncio.get_running_loop()
+        # Interrupted jobs are looked for on a timer, not only when idle: a busy runner must recover them too.
+        recover_every = max(1.0, self._lease.total_seconds() / 2)
+        next_recovery = 0.0
         while not self._stopping:
+            if loop.time() >= next_recovery:
+                await self._guard(self._recover)
+                next_recovery = loop.time() + recover_every
             self._wake.clear()  # before the round: a wake during it must not be lost
             worked = await self._guard(self._round)
             if worked:
@@ -89,7 +95,7 @@ class InProcessRunner:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=await self._sleep_for())
             except TimeoutError:
-                await self._guard(self._recover)
+                pass
 
     async def _round(self) -> int:
         handled = await self._handle_events()
