@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -67,7 +67,7 @@ class Container:
     lifecycle: AppLifecycle
     ingest: IngestWebhook
     register: RegisterInstallation
-    background: BackgroundLoop
+    background: BackgroundLoop = field(init=False)  # built from the container's own tasks, below
     automation: SqlAutomationStore
     order_events: HandleOrderEvents
     execute_job: ExecuteJob
@@ -162,7 +162,6 @@ def build_container(
         lifecycle=lifecycle,
         ingest=ingest,
         register=register,
-        background=BackgroundLoop(once=[], periodic=[], interval=settings.maintenance_interval_seconds),
         automation=automation,
         order_events=order_events,
         execute_job=execute_job,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, update
@@ -24,6 +24,7 @@ from saleor_app.domain.pipeline import Pipeline, Refund, Stage, StageMatch
 from saleor_app.domain.ports import ExecutionInput, InboxItem
 from saleor_app.domain.rules import Repeat, Rule, RuleSpec
 from saleor_app.domain.schedule import QuietHours
+from saleor_app.store.database import aware
 from saleor_app.store.tables import (
     ActivityRow,
     AutomationSettingsRow,
@@ -45,13 +46,6 @@ JOBS = JobRow.__table__  # type: ignore[attr-defined]
 ACTIVITY = ActivityRow.__table__  # type: ignore[attr-defined]
 INBOX = WebhookInboxRow.__table__  # type: ignore[attr-defined]
 INSTALLATIONS = InstallationRow.__table__  # type: ignore[attr-defined]
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands DateTime(timezone=True) back naive; every time the app stores is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 def _must(value: datetime | None) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,13 @@ def create_engine(raw: str, **kwargs: Any) -> AsyncEngine:
     ensure_sqlite_directory(url)
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", apply_sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def apply_sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
     # WAL lets readers work while the webhook writer commits; NORMAL sync is durable across app crashes
     # (only a power loss can drop the last commits); foreign keys are off by default in SQLite.
     cursor = dbapi_connection.cursor()
@@ -63,5 +64,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def sqlite_pragmas_for_sync(dbapi_connection: Any, record: Any) -> None:
-    _sqlite_pragmas(dbapi_connection, record)
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands DateTime(timezone=True) back naive; every time the app stores is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)

@@ -26,7 +26,7 @@ import psycopg
 
 from saleor_app.domain.errors import RetryableError
 from saleor_app.domain.webhooks import WebhookDelivery
-from saleor_app.store.database import SQLITE_BUSY_TIMEOUT_MS, sync_url
+from saleor_app.store.database import SQLITE_BUSY_TIMEOUT_MS, apply_sqlite_pragmas, sync_url
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,8 @@ class _SqliteWriter:
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
             connection = sqlite3.connect(self._path, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "wal_autocheckpoint=0"):
-                connection.execute(f"PRAGMA {pragma}")
+            apply_sqlite_pragmas(connection)
+            connection.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run beside, see the docstring
             self._connection = connection
         return self._connection
 

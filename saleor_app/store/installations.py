@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -14,6 +14,7 @@ from sqlmodel import col
 from saleor_app.domain.errors import AppAccessLost
 from saleor_app.domain.installations import Installation, InstallationStatus
 from saleor_app.domain.ports import NewInstallation
+from saleor_app.store.database import aware
 from saleor_app.store.secrets import SecretCipher
 from saleor_app.store.tables import InstallationRow, WebhookInboxRow
 
@@ -28,9 +29,8 @@ def _to_domain(row: InstallationRow) -> Installation:
         jwks=dict(row.jwks or {}),
         permissions=tuple(row.permissions or ()),
         saleor_version=row.saleor_version,
-        installed_at=row.installed_at if row.installed_at.tzinfo else row.installed_at.replace(tzinfo=UTC),
-        uninstalled_at=row.uninstalled_at.replace(tzinfo=UTC) if row.uninstalled_at and not row.uninstalled_at.tzinfo
-        else row.uninstalled_at,
+        installed_at=aware(row.installed_at) or row.installed_at,
+        uninstalled_at=aware(row.uninstalled_at),
     )
 
 

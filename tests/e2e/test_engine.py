@@ -291,7 +291,9 @@ async def test_unknown_orders_are_acknowledged_and_ignored(stack: EngineStack) -
     await stack.container.ingest(stack.installation, "order_updated", body)
     await stack.settle()
     assert await stack.entries() == [] and await stack.jobs() == []
-    inbox = await stack.rows(__import__("saleor_app.store.tables", fromlist=["x"]).WebhookInboxRow.__table__)
+    from saleor_app.store.tables import WebhookInboxRow
+
+    inbox = await stack.rows(WebhookInboxRow.__table__)
     assert [row["state"] for row in inbox] == ["ignored"]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, event, pool
 
-from saleor_app.store.database import sqlite_pragmas_for_sync
+from saleor_app.store.database import apply_sqlite_pragmas
 from saleor_app.store.tables import metadata
 
 config = context.config
@@ -13,7 +13,7 @@ url = config.get_main_option("sqlalchemy.url")
 assert url is not None
 engine = create_engine(url, poolclass=pool.NullPool)
 if engine.dialect.name == "sqlite":
-    event.listen(engine, "connect", sqlite_pragmas_for_sync)
+    event.listen(engine, "connect", apply_sqlite_pragmas)
 
 with engine.connect() as connection:
     context.configure(
