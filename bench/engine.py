@@ -94,13 +94,17 @@ async def latency(orders: int) -> tuple[float, float]:
                 samples = []
                 for _ in range(orders):
                     before = sum(1 for m in saleor.mutations if m.name == "orderNoteAdd")
+                    mirrored = sum(1 for m in saleor.mutations if m.name == "updatePrivateMetadata")
                     order = saleor.create_order()
                     await saleor.complete_draft(order, auto_confirm=False)  # returns once the webhook got its 200
                     acknowledged = time.perf_counter()
                     while sum(1 for m in saleor.mutations if m.name == "orderNoteAdd") == before:
                         await asyncio.sleep(0.0002)
                     samples.append((time.perf_counter() - acknowledged) * 1000)
-                    await asyncio.sleep(0.02)  # let the echoes (metadata mirror, note) settle: one order at a time
+                    # One order at a time: wait for its stage mirror (written after its jobs) and the echoes.
+                    while sum(1 for m in saleor.mutations if m.name == "updatePrivateMetadata") <= mirrored:
+                        await asyncio.sleep(0.001)
+                    await asyncio.sleep(0.05)
         finally:
             app.terminate()
             app.wait(timeout=10)

@@ -133,14 +133,15 @@ def build_container(
     saleor = SaleorClients(installations, timeout=timeout)
     lifecycle = AppLifecycle(installations, clock)
     automation = SqlAutomationStore(engine)
-    order_events = HandleOrderEvents(automation, installations, saleor.order_gateway, clock)
+    lease = timedelta(seconds=settings.job_lease_seconds)
+    order_events = HandleOrderEvents(automation, installations, saleor.order_gateway, clock, lease=lease)
     execute_job = ExecuteJob(automation, installations, saleor.order_gateway, {**HANDLERS, **(extra_handlers or {})},
                              clock,
                              MoveOrder(automation, clock))
     recover_leases = RecoverLeases(automation, clock)
     runner = InProcessRunner(automation, order_events.run_once, execute_job.run_batch, recover_leases, clock,
-                             followups=order_events.take_followups, concurrency=settings.runner_concurrency,
-                             lease=timedelta(seconds=settings.job_lease_seconds))
+                             ready=order_events.take_ready, followups=order_events.take_followups,
+                             concurrency=settings.runner_concurrency, lease=lease)
     ingest = IngestWebhook(inbox, lifecycle, clock, on_stored=runner.wake)
     register = RegisterInstallation(
         installations, http, clock, allowed_urls=settings.allowed_saleor_url_pattern, timeout=timeout

@@ -157,6 +157,10 @@ class AutomationTransaction(Protocol):
 
     async def cancel_pending(self, entry_id: int, reason: str, now: datetime) -> list[int]: ...
 
+    async def claim_order_jobs(self, order_row_id: int, now: datetime, lease: timedelta) -> list[int]:
+        """Claim the order's jobs due now, in the transaction that planned them (saves the runner a round)."""
+        ...
+
     async def ran_once(self, order_row_id: int) -> set[str]:
         """Rule keys that ran (or are on their way to run) for this order: not planned again if once-per-order."""
         ...

@@ -34,13 +34,22 @@ class HandleOrderEvents:
         installations: InstallationRepository,
         gateways: GatewayFor,
         clock: Clock,
+        *,
+        lease: timedelta = timedelta(minutes=5),
     ) -> None:
         self._store = store
+        self._lease = lease
+        self._ready: list[int] = []  # jobs due now, claimed in the transaction that planned them
         self._installations = installations
         self._gateways = gateways
         self._clock = clock
         self._not_before: dict[tuple[int, str], datetime] = {}  # orders whose re-read failed: back off
         self._followups: list[Coroutine[Any, Any, None]] = []
+
+    def take_ready(self) -> list[int]:
+        """Jobs claimed with their stage move: the runner executes them without claiming them again."""
+        ready, self._ready = self._ready, []
+        return ready
 
     def take_followups(self) -> list[Coroutine[Any, Any, None]]:
         """Work that must not delay the jobs just planned (mirroring the stage into Saleor): the runner runs it."""
@@ -103,7 +112,8 @@ class HandleOrderEvents:
                                       f"{snapshot.get('status')}", order_row_id=order.id), read_at)
             else:
                 adopted = existing is None and _created_before(snapshot, installation.installed_at)
-                await enter_stage(tx, self._clock, order, target, reason=f"Saleor: {events}", adopted=adopted)
+                if await enter_stage(tx, self._clock, order, target, reason=f"Saleor: {events}", adopted=adopted):
+                    self._ready += await tx.claim_order_jobs(order.id, read_at, self._lease)
             await tx.finish_inbox(ids, read_at)
         if target is not None:
             self._followups.append(mirror_stage(gateway, order_id, snapshot, target))

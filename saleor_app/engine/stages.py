@@ -15,6 +15,7 @@ from saleor_app.domain.jobs import JobState
 from saleor_app.domain.pipeline import PRIVATE_METADATA_STAGE_KEY
 from saleor_app.domain.planning import idempotency_key, plan_entry
 from saleor_app.domain.ports import AutomationTransaction, Clock, OrderGateway
+from saleor_app.domain.rules import Repeat
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,9 @@ async def plan_jobs(
     rules = await tx.rules(installation_id, entry.stage_key)
     if not rules:
         return []
-    plan = plan_entry(rules, entered_at=entry.entered_at, zone=zone, ran_once=await tx.ran_once(order.id))
+    once = any(rule.repeat is Repeat.ONCE_PER_ORDER for rule in rules)
+    plan = plan_entry(rules, entered_at=entry.entered_at, zone=zone,
+                      ran_once=await tx.ran_once(order.id) if once else ())
     ids: list[int | None] = []
     activities: list[Activity] = []
     for planned in plan:

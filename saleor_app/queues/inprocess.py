@@ -33,9 +33,13 @@ class InProcessRunner:
         lease: timedelta = timedelta(minutes=5),
         idle_seconds: float = 1.0,
         shutdown_grace_seconds: float = 10.0,
+        ready: Callable[[], list[int]] = list,
         followups: Callable[[], list[Coroutine[Any, Any, None]]] = list,
+        followup_wait_seconds: float = 5.0,
     ) -> None:
+        self._ready = ready
         self._followups = followups
+        self._followup_wait = followup_wait_seconds
         self._store = store
         self._handle_events = handle_events
         self._execute = execute
@@ -99,21 +103,34 @@ class InProcessRunner:
 
     async def _round(self) -> int:
         handled = await self._handle_events()
+        batches = self._run_batches(self._ready())  # claimed with their stage move: no second claim
         free = self._concurrency - len(self._running)
         claimed: list[int] = []
         if free > 0 and not self._stopping:
             claimed = await self._store.claim_due(self._clock.now(), self._lease, free * self._batch_size)
-        for start in range(0, len(claimed), self._batch_size):
-            batch = claimed[start:start + self._batch_size]
-            self._spawn(self._execute(batch), f"jobs-{batch[0]}")
-        for followup in self._followups():  # after the jobs: bookkeeping must not delay a customer's message
-            self._spawn(followup, "followup")
+        batches += self._run_batches(claimed)
+        followups = self._followups()
+        if followups:  # bookkeeping (mirroring stages into Saleor) waits for this round's jobs: its echo
+            # webhooks would compete with a customer's message for the same process
+            self._spawn(self._after(batches, followups), "followups")
         return handled + len(claimed)
 
-    def _spawn(self, work: Coroutine[Any, Any, object], name: str) -> None:
+    def _run_batches(self, job_ids: list[int]) -> list[asyncio.Task[object]]:
+        return [self._spawn(self._execute(job_ids[start:start + self._batch_size]), f"jobs-{job_ids[start]}")
+                for start in range(0, len(job_ids), self._batch_size)]
+
+    async def _after(self, batches: list[asyncio.Task[object]], work: list[Coroutine[Any, Any, None]]) -> None:
+        if batches:
+            await asyncio.wait(batches, timeout=self._followup_wait)
+        for outcome in await asyncio.gather(*work, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                log.error("follow-up failed", exc_info=outcome)
+
+    def _spawn(self, work: Coroutine[Any, Any, object], name: str) -> asyncio.Task[object]:
         task: asyncio.Task[object] = asyncio.create_task(work, name=name)
         self._running.add(task)
         task.add_done_callback(self._job_done)
+        return task
 
     def _job_done(self, task: asyncio.Task[object]) -> None:
         self._running.discard(task)

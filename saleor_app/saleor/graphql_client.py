@@ -19,7 +19,7 @@ from gql.transport.exceptions import (
 )
 from gql.transport.httpx import HTTPXAsyncTransport
 
-from graphql import DocumentNode, parse
+from graphql import DocumentNode, parse, print_ast
 from saleor_app.domain.errors import AppAccessLost, PermanentError, SaleorUnavailable
 from saleor_app.saleor import documents
 
@@ -29,6 +29,27 @@ log = logging.getLogger(__name__)
 @cache
 def parsed(name: str) -> DocumentNode:
     return parse(documents.load(name))
+
+
+class _PreparedRequest(GraphQLRequest):
+    """A request whose query text is printed once per document: gql prints the AST on every call (about 0.75 ms
+    for the order query), and that is on the critical path of every job."""
+
+    def __init__(self, name: str, variables: dict[str, Any]) -> None:
+        super().__init__(parsed(name), variable_values=variables)
+        self._text = _printed(name)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"query": self._text}
+        if self.variable_values:
+            payload["variables"] = self.variable_values
+        return payload
+
+
+@cache
+def _printed(name: str) -> str:
+    return print_ast(parsed(name))
 
 
 class SaleorGraphQLClient:
@@ -50,7 +71,7 @@ class SaleorGraphQLClient:
 
     async def execute(self, name: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Run the document `name` from graphql/; returns `data`. Raises RetryableError/PermanentError kinds."""
-        request = GraphQLRequest(parsed(name), variable_values=dict(variables or {}))
+        request = _PreparedRequest(name, dict(variables or {}))
         try:
             if self._session is None:
                 self._session = await self._client.connect_async(reconnecting=False)  # type: ignore[no-untyped-call]

@@ -7,12 +7,12 @@ the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so several processe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -54,7 +54,7 @@ def _must(value: datetime | None) -> datetime:
     return result
 
 
-def stage_from_row(row: RowMapping) -> Stage:
+def stage_from_row(row: Mapping[Any, Any]) -> Stage:
     match = row["match"]
     charge = match.get("charge_statuses")
     return Stage(
@@ -79,7 +79,7 @@ def match_to_json(match: StageMatch) -> dict[str, Any]:
     }
 
 
-def rule_from_row(row: RowMapping) -> Rule:
+def rule_from_row(row: Mapping[Any, Any]) -> Rule:
     return Rule(
         id=row["id"],
         installation_id=row["installation_id"],
@@ -99,7 +99,7 @@ def rule_from_row(row: RowMapping) -> Rule:
     )
 
 
-def order_from_row(row: RowMapping) -> OrderRecord:
+def order_from_row(row: Mapping[Any, Any]) -> OrderRecord:
     return OrderRecord(
         id=row["id"],
         installation_id=row["installation_id"],
@@ -112,7 +112,7 @@ def order_from_row(row: RowMapping) -> OrderRecord:
     )
 
 
-def entry_from_row(row: RowMapping) -> StageEntry:
+def entry_from_row(row: Mapping[Any, Any]) -> StageEntry:
     return StageEntry(
         id=row["id"],
         order_row_id=row["order_row_id"],
@@ -123,7 +123,21 @@ def entry_from_row(row: RowMapping) -> StageEntry:
     )
 
 
-def job_from_row(row: RowMapping) -> Job:
+def settings_from_row(row: Mapping[Any, Any] | None) -> AutomationSettings:
+    if row is None:
+        return AutomationSettings()
+    start, end = AutomationSettings.parse_time(row["quiet_start"]), AutomationSettings.parse_time(row["quiet_end"])
+    quiet = QuietHours(start, end) if start is not None and end is not None else None
+    return AutomationSettings(paused=bool(row["paused"]), time_zone=row["time_zone"], quiet_hours=quiet)
+
+
+def _columns(row: Any, table: Table) -> dict[str, Any] | None:
+    """One table's part of a joined row, by column name; None when an outer join found nothing."""
+    values = {column.name: row._mapping[column] for column in table.c}
+    return None if values[next(iter(table.primary_key)).name] is None else values
+
+
+def job_from_row(row: Mapping[Any, Any]) -> Job:
     return Job(
         id=row["id"],
         installation_id=row["installation_id"],
@@ -154,12 +168,7 @@ class SqlAutomationTransaction:
         return (await self._c.execute(statement)).mappings().all()
 
     async def settings(self, installation_id: int) -> AutomationSettings:
-        row = await self._one(select(SETTINGS).where(SETTINGS.c.installation_id == installation_id))
-        if row is None:
-            return AutomationSettings()
-        start, end = AutomationSettings.parse_time(row["quiet_start"]), AutomationSettings.parse_time(row["quiet_end"])
-        quiet = QuietHours(start, end) if start is not None and end is not None else None
-        return AutomationSettings(paused=bool(row["paused"]), time_zone=row["time_zone"], quiet_hours=quiet)
+        return settings_from_row(await self._one(select(SETTINGS).where(SETTINGS.c.installation_id == installation_id)))
 
     async def pipeline(self, installation_id: int) -> Pipeline:
         rows = await self._all(
@@ -243,6 +252,17 @@ class SqlAutomationTransaction:
             update(JOBS)
             .where(JOBS.c.entry_id == entry_id, JOBS.c.state.in_([state.value for state in PENDING]))
             .values(state=JobState.CANCELLED.value, reason=reason[:2000], updated_at=now, lease_until=None)
+            .returning(JOBS.c.id)
+        )
+        return [row[0] for row in result]
+
+    async def claim_order_jobs(self, order_row_id: int, now: datetime, lease: timedelta) -> list[int]:
+        result = await self._c.execute(
+            update(JOBS)
+            .where(JOBS.c.order_row_id == order_row_id, JOBS.c.state.in_([state.value for state in CLAIMABLE]),
+                   JOBS.c.due_at <= now)
+            .values(state=JobState.RUNNING.value, lease_until=now + lease, attempts=JOBS.c.attempts + 1,
+                    first_attempt_at=func.coalesce(JOBS.c.first_attempt_at, now), updated_at=now)
             .returning(JOBS.c.id)
         )
         return [row[0] for row in result]
@@ -422,27 +442,31 @@ class SqlAutomationStore:
             yield SqlAutomationTransaction(connection)
 
     async def load_for_execution(self, job_ids: Sequence[int]) -> list[ExecutionInput]:
-        """Everything the executor checks before a side effect, for many jobs, in a few reads (no write lock)."""
+        """Everything the executor checks before a side effect, for many jobs, in ONE read (no write lock):
+        each statement costs SQLite's driver a thread round trip, and this is on every job's critical path."""
+        statement = (
+            select(JOBS, RULES, ENTRIES, ORDERS, SETTINGS)
+            .outerjoin(RULES, RULES.c.id == JOBS.c.rule_id)
+            .outerjoin(ENTRIES, ENTRIES.c.id == JOBS.c.entry_id)
+            .outerjoin(ORDERS, ORDERS.c.id == JOBS.c.order_row_id)
+            .outerjoin(SETTINGS, SETTINGS.c.installation_id == JOBS.c.installation_id)
+            .where(JOBS.c.id.in_(list(job_ids)))
+        )
         async with self._engine.connect() as connection:
-            tx = SqlAutomationTransaction(connection)
-            jobs = await tx.jobs_by_id(job_ids)
-            rule_ids = {job.rule_id for job in jobs.values() if job.rule_id is not None}
-            entry_ids = {job.entry_id for job in jobs.values() if job.entry_id is not None}
-            order_ids = {job.order_row_id for job in jobs.values()}
-            rules = {row["id"]: rule_from_row(row)
-                     for row in await tx._all(select(RULES).where(RULES.c.id.in_(rule_ids)))}
-            entries = {row["id"]: entry_from_row(row)
-                       for row in await tx._all(select(ENTRIES).where(ENTRIES.c.id.in_(entry_ids)))}
-            orders = {row["id"]: order_from_row(row)
-                      for row in await tx._all(select(ORDERS).where(ORDERS.c.id.in_(order_ids)))}
-            settings = {installation_id: await tx.settings(installation_id)
-                        for installation_id in {job.installation_id for job in jobs.values()}}
-        return [
-            ExecutionInput(job, rules.get(job.rule_id) if job.rule_id is not None else None,
-                           entries.get(job.entry_id) if job.entry_id is not None else None,
-                           orders.get(job.order_row_id), settings[job.installation_id])
-            for job in (jobs[job_id] for job_id in job_ids if job_id in jobs)
-        ]
+            rows = (await connection.execute(statement)).all()
+        found: dict[int, ExecutionInput] = {}
+        for row in rows:
+            job, rule, entry, order, settings = (_columns(row, table) for table in (JOBS, RULES, ENTRIES, ORDERS,
+                                                                                    SETTINGS))
+            assert job is not None
+            found[job["id"]] = ExecutionInput(
+                job_from_row(job),
+                rule_from_row(rule) if rule is not None else None,
+                entry_from_row(entry) if entry is not None else None,
+                order_from_row(order) if order is not None else None,
+                settings_from_row(settings),
+            )
+        return [found[job_id] for job_id in job_ids if job_id in found]
 
     async def pending_inbox(self, limit: int) -> list[InboxItem]:
         async with self._engine.connect() as connection:
