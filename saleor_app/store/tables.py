@@ -86,7 +86,10 @@ class RuleRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     installation_id: int = Field(foreign_key="installations.id", ondelete="CASCADE")
-    stage_key: str = Field(max_length=63)
+    stage_key: str | None = Field(default=None, max_length=63)  # a stage rule; or else an event rule:
+    event: str | None = Field(default=None, max_length=40)
+    event_params: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    cancel_on_move: bool = False  # an event rule's pending jobs stop when the order changes stage
     key: str = Field(max_length=63)
     name: str = Field(max_length=200)
     kind: str = Field(max_length=40)
@@ -116,6 +119,41 @@ class OrderRow(SQLModel, table=True):
     snapshot_at: datetime = _utc(nullable=False)
     stage_key: str | None = Field(default=None, max_length=63)
     first_seen_at: datetime = _utc(nullable=False)
+    moving_to: str | None = Field(default=None, max_length=63)  # a write-back plan under way to this stage
+    moving_since: datetime | None = _utc(nullable=True)
+
+
+class TriggerRow(SQLModel, table=True):
+    """Moves orders into `stage_key` when `event` happens (and the condition holds)."""
+
+    __tablename__ = "triggers"
+    __table_args__ = (UniqueConstraint("installation_id", "key", name="uq_triggers_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    installation_id: int = Field(foreign_key="installations.id", ondelete="CASCADE", index=True)
+    stage_key: str = Field(max_length=63)
+    key: str = Field(max_length=63)
+    name: str = Field(max_length=200)
+    event: str = Field(max_length=40)
+    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    condition: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    allow_back: bool = False
+    enabled: bool = True
+    secret_encrypted: str | None = Field(default=None, max_length=512)  # inbound webhooks only
+    position: int = 0
+    updated_at: datetime = _utc(nullable=False)
+
+
+class CatchUpRow(SQLModel, table=True):
+    """Where the catch-up poller of an installation got to."""
+
+    __tablename__ = "catch_up"
+
+    installation_id: int = Field(primary_key=True, foreign_key="installations.id", ondelete="CASCADE")
+    updated_since: datetime | None = _utc(nullable=True)
+    last_run_at: datetime | None = _utc(nullable=True)
+    last_recheck_at: datetime | None = _utc(nullable=True)
+    last_error: str | None = Field(default=None, max_length=1000)
 
 
 class StageEntryRow(SQLModel, table=True):
@@ -162,6 +200,7 @@ class JobRow(SQLModel, table=True):
     lease_until: datetime | None = _utc(nullable=True)
     reason: str = Field(default="", max_length=2000)
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # system jobs
     created_at: datetime = _utc(nullable=False)
     updated_at: datetime = _utc(nullable=False)
 
