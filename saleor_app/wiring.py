@@ -137,7 +137,7 @@ def build_container(
     order_events = HandleOrderEvents(automation, installations, saleor.order_gateway, clock, lease=lease)
     execute_job = ExecuteJob(automation, installations, saleor.order_gateway, {**HANDLERS, **(extra_handlers or {})},
                              clock,
-                             MoveOrder(automation, clock))
+                             MoveOrder(automation, saleor.order_gateway, clock))
     recover_leases = RecoverLeases(automation, clock)
     runner = InProcessRunner(automation, order_events.run_once, execute_job.run_batch, recover_leases, clock,
                              ready=order_events.take_ready, followups=order_events.take_followups,
@@ -168,7 +168,7 @@ def build_container(
         execute_job=execute_job,
         recover_leases=recover_leases,
         runner=runner,
-        configure=ConfigureAutomation(automation, clock),
+        configure=ConfigureAutomation(automation, clock, encrypt=cipher.encrypt),
     )
     register.on_installed = container.seed_installation
     once = [container.sync_all_webhooks] if settings.sync_webhooks_on_startup else []

@@ -36,6 +36,8 @@ class OrderRecord:
     snapshot_at: datetime
     stage_key: str | None
     first_seen_at: datetime
+    moving_to: str | None = None  # a write-back plan is under way to this stage
+    moving_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class Job:
     lease_until: datetime | None
     reason: str
     created_at: datetime
+    payload: dict[str, Any] | None = None  # a system job's own config (a trigger's move has no rule)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +75,14 @@ class NewJob:
     installation_id: int
     order_row_id: int
     entry_id: int | None
-    rule_id: int
+    rule_id: int | None
     rule_key: str
     kind: str
     idempotency_key: str
     state: JobState
     due_at: datetime | None
     predecessor_id: int | None = None
+    payload: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

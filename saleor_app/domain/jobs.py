@@ -22,6 +22,7 @@ class JobState(StrEnum):
 
 PENDING = frozenset({JobState.WAITING, JobState.SCHEDULED, JobState.RETRYING})  # not started: cancellable
 CLAIMABLE = frozenset({JobState.SCHEDULED, JobState.RETRYING})
+MOVE_JOB = "move"  # a system job with no rule: a trigger's move into a stage with Saleor work to do (payload)
 FINAL = frozenset({JobState.SUCCEEDED, JobState.SKIPPED, JobState.FAILED, JobState.DEAD, JobState.CANCELLED})
 
 

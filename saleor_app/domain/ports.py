@@ -12,6 +12,7 @@ from saleor_app.domain.automation import Activity, AutomationSettings, Job, NewJ
 from saleor_app.domain.installations import Installation, InstallationStatus
 from saleor_app.domain.pipeline import Pipeline, Stage
 from saleor_app.domain.rules import Rule, RuleSpec
+from saleor_app.domain.triggers import Trigger, TriggerSpec
 from saleor_app.domain.webhooks import WebhookDelivery
 
 
@@ -190,6 +191,33 @@ class AutomationTransaction(Protocol):
     async def finish_inbox(self, ids: Sequence[int], now: datetime, state: str = "processed") -> None: ...
 
     async def rule_by_key(self, installation_id: int, key: str) -> Rule | None: ...
+
+    async def event_rules(self, installation_id: int, events: Sequence[str]) -> list[Rule]:
+        """Rules bound to any of these events (not to a stage), in order."""
+        ...
+
+    async def all_rules(self, installation_id: int) -> list[Rule]: ...
+
+    async def triggers(self, installation_id: int) -> list[Trigger]: ...
+
+    async def trigger_by_key(self, installation_id: int, key: str) -> Trigger | None: ...
+
+    async def trigger_secret(self, trigger_id: int) -> str | None:
+        """The inbound-webhook secret, encrypted as stored."""
+        ...
+
+    async def save_trigger(self, installation_id: int, spec: TriggerSpec, now: datetime,
+                           secret_encrypted: str | None = None) -> Trigger: ...
+
+    async def delete_trigger(self, trigger_id: int) -> None: ...
+
+    async def set_moving(self, order_row_id: int, stage_key: str | None, now: datetime) -> None:
+        """Mark (or clear) a write-back plan under way: echoes of its mutations pass through, running no rules."""
+        ...
+
+    async def entries_since(self, order_row_id: int, since: datetime) -> int:
+        """How many stages the order entered since `since` (loop protection)."""
+        ...
 
     async def save_rule(self, installation_id: int, spec: RuleSpec, now: datetime) -> Rule:
         """Insert (at the end of its stage) or update the rule with that key."""

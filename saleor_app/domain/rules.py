@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from saleor_app.domain.conditions import Condition
+from saleor_app.domain.events import event_type
 from saleor_app.domain.kinds import UnknownKind, validate_config
 
 
@@ -22,7 +23,7 @@ class Repeat(StrEnum):
 class Rule:
     id: int
     installation_id: int
-    stage_key: str
+    stage_key: str | None  # a stage rule runs when an order enters its stage;
     key: str
     name: str
     kind: str
@@ -35,6 +36,9 @@ class Rule:
     repeat: Repeat = Repeat.EVERY_ENTRY
     condition: dict[str, Any] | None = None
     max_age: timedelta | None = None  # skip as "too late" when it would run this long after it was due
+    event: str | None = None  # an event rule runs each time its event happens (stage_key is None then)
+    event_params: dict[str, Any] | None = None
+    cancel_on_move: bool = False  # an event rule's pending jobs stop when the order changes stage
 
     @property
     def immediate(self) -> bool:
@@ -48,7 +52,10 @@ class RuleSpec(BaseModel):
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
     name: str = Field(min_length=1, max_length=200)
-    stage: str = Field(min_length=1, max_length=63)
+    stage: str | None = Field(default=None, min_length=1, max_length=63)
+    event: str | None = None  # instead of a stage: run each time this event happens
+    event_params: dict[str, str] = Field(default_factory=dict)
+    cancel_on_move: bool = False
     kind: str
     config: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
@@ -58,6 +65,19 @@ class RuleSpec(BaseModel):
     repeat: Repeat = Repeat.EVERY_ENTRY
     condition: Condition | None = None
     max_age_seconds: int | None = Field(default=None, ge=60)
+
+    @model_validator(mode="after")
+    def _stage_or_event(self) -> RuleSpec:
+        if (self.stage is None) == (self.event is None):
+            raise ValueError("a rule belongs to a stage or to an event: give exactly one of stage and event")
+        if self.event is not None:
+            known = event_type(self.event)
+            unknown = set(self.event_params) - set(known.params)
+            if unknown:
+                raise ValueError(f"event {self.event} takes no parameter {', '.join(sorted(unknown))}")
+        elif self.event_params or self.cancel_on_move:
+            raise ValueError("event_params and cancel_on_move are for event rules")
+        return self
 
     @model_validator(mode="after")
     def _config_fits_kind(self) -> RuleSpec:

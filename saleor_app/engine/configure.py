@@ -7,6 +7,8 @@ run). Lifting a pause either lets the waiting jobs run or cancels them: the merc
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from datetime import datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,10 +17,12 @@ from saleor_app.domain.automation import Activity, AutomationSettings, Job
 from saleor_app.domain.errors import PermanentError
 from saleor_app.domain.jobs import JobState
 from saleor_app.domain.kinds import ChangeStageConfig
-from saleor_app.domain.pipeline import ORDER_STATUSES, STAGE_KEY, Stage, StageMatch
+from saleor_app.domain.pipeline import ORDER_STATUSES, STAGE_KEY, Pipeline, Stage, StageMatch
 from saleor_app.domain.ports import AutomationStore, AutomationTransaction, Clock
 from saleor_app.domain.rules import Rule, RuleSpec
 from saleor_app.domain.schedule import QuietHours
+from saleor_app.domain.triggers import Trigger, TriggerSpec
+from saleor_app.domain.writeback import has_plan
 from saleor_app.engine.execute import settle_successors
 
 
@@ -37,24 +41,20 @@ class OnResume(StrEnum):
 
 
 class ConfigureAutomation:
-    def __init__(self, store: AutomationStore, clock: Clock) -> None:
+    def __init__(self, store: AutomationStore, clock: Clock, *, encrypt: Callable[[str], str] | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._encrypt = encrypt
 
     async def save_rule(self, installation_id: int, spec: RuleSpec) -> Rule:
         now = self._clock.now()
         async with self._store.transaction() as tx:
             pipeline = await tx.pipeline(installation_id)
-            if pipeline.stage(spec.stage) is None:
+            if spec.stage is not None and pipeline.stage(spec.stage) is None:
                 raise ConfigurationError("stage", f"there is no stage {spec.stage!r}; known: "
                                          f"{', '.join(stage.key for stage in pipeline.stages)}")
             if spec.kind == "change_stage":
-                target = pipeline.stage(ChangeStageConfig.model_validate(spec.config).stage)
-                if target is None:
-                    raise ConfigurationError("config.stage", "there is no such stage")
-                if not target.match.custom:
-                    raise ConfigurationError("config.stage", f"{target.name} follows Saleor's status; a change-stage "
-                                             "rule can only move orders to a custom stage for now")
+                _check_target(pipeline, ChangeStageConfig.model_validate(spec.config).stage, "config.stage")
             before = await tx.rule_by_key(installation_id, spec.key)
             rule = await tx.save_rule(installation_id, spec, now)
             if before is not None and before.enabled and not rule.enabled:
@@ -62,6 +62,23 @@ class ConfigureAutomation:
             if before is not None and before.stage_key != rule.stage_key:
                 await self._cancel_rule_jobs(tx, rule, "cancelled: the rule moved to another stage")
             return rule
+
+    async def save_trigger(self, installation_id: int, spec: TriggerSpec) -> Trigger:
+        """Save a trigger; an inbound-webhook trigger gets its secret on creation (see `inbound_secret`)."""
+        async with self._store.transaction() as tx:
+            _check_target(await tx.pipeline(installation_id), spec.stage, "stage")
+            existing = await tx.trigger_by_key(installation_id, spec.key)
+            secret = None
+            if spec.event == "inbound_webhook" and (existing is None or await tx.trigger_secret(existing.id) is None):
+                secret = self._encrypt(secrets.token_urlsafe(24)) if self._encrypt is not None else None
+            return await tx.save_trigger(installation_id, spec, self._clock.now(), secret)
+
+    async def delete_trigger(self, installation_id: int, key: str) -> None:
+        async with self._store.transaction() as tx:
+            trigger = await tx.trigger_by_key(installation_id, key)
+            if trigger is None:
+                raise ConfigurationError("key", f"there is no trigger {key!r}")
+            await tx.delete_trigger(trigger.id)
 
     async def delete_rule(self, installation_id: int, key: str) -> None:
         async with self._store.transaction() as tx:
@@ -126,6 +143,17 @@ class ConfigureAutomation:
         now = self._clock.now()
         for job in await tx.pending_jobs_of_rule(rule.id):
             await _cancel(tx, job, reason, now)
+
+
+def _check_target(pipeline: Pipeline, key: str, field: str) -> None:
+    """A move's target must exist and have a write-back plan (custom stages are metadata only)."""
+    target = pipeline.stage(key)
+    if target is None:
+        raise ConfigurationError(field, f"there is no stage {key!r}; known: "
+                                 f"{', '.join(stage.key for stage in pipeline.stages)}")
+    if not has_plan(target):
+        raise ConfigurationError(field, f"{target.name} follows Saleor's state and has no write-back plan, so "
+                                 "orders cannot be moved there; choose a stage such as Paid, Shipped or a custom stage")
 
 
 def _with_pause(settings: AutomationSettings, paused: bool) -> AutomationSettings:

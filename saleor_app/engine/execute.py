@@ -23,7 +23,7 @@ from saleor_app.domain.automation import Activity, Job, OrderRecord
 from saleor_app.domain.conditions import Condition, evaluate
 from saleor_app.domain.errors import PermanentError, RetryableError, SkipJob
 from saleor_app.domain.installations import Installation
-from saleor_app.domain.jobs import Chain, JobState, next_retry, successor_fate
+from saleor_app.domain.jobs import MOVE_JOB, Chain, JobState, next_retry, successor_fate
 from saleor_app.domain.planning import released_due_at
 from saleor_app.domain.ports import (
     AutomationStore,
@@ -102,6 +102,10 @@ class ExecuteJob:
 
     def _precheck(self, item: ExecutionInput, installation: Installation | None, now: datetime) -> Outcome | None:
         job, rule = item.job, item.rule
+        if job.kind == MOVE_JOB:  # a trigger's move: no rule, its target is in the payload
+            if item.order is None or installation is None or not installation.is_active:
+                return Outcome(job, JobState.CANCELLED, "cancelled: the order or installation is gone")
+            return None
         if rule is None or not rule.enabled:
             what = "deleted" if rule is None else "disabled"
             return Outcome(job, JobState.CANCELLED, f"cancelled: the rule was {what}")
@@ -126,8 +130,14 @@ class ExecuteJob:
 
     async def _act(self, item: ExecutionInput, installation: Installation) -> Outcome:
         job, rule, order = item.job, item.rule, item.order
-        assert rule is not None and order is not None
+        assert order is not None
         try:
+            if job.kind == MOVE_JOB:
+                payload = job.payload or {}
+                summary = await self._mover(installation, order, str(payload.get("stage")),
+                                            str(payload.get("reason") or job.rule_key))
+                return Outcome(job, JobState.SUCCEEDED, f"succeeded: {summary}")
+            assert rule is not None
             gateway = await self._gateways(installation)
             order = await self._fresh(job, rule, order, gateway)
             config = kinds.validate_config(rule.kind, rule.config)

@@ -15,12 +15,24 @@ from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
-from saleor_app.domain.automation import Activity
+from saleor_app.domain.automation import Activity, NewJob, OrderRecord
 from saleor_app.domain.errors import AppAccessLost, RetryableError
+from saleor_app.domain.events import OrderEvent, infer_events
 from saleor_app.domain.installations import InstallationStatus
-from saleor_app.domain.pipeline import resolve_stage
-from saleor_app.domain.ports import AutomationStore, Clock, GatewayFor, InboxItem, InstallationRepository
-from saleor_app.engine.stages import enter_stage, mirror_stage
+from saleor_app.domain.jobs import MOVE_JOB, JobState
+from saleor_app.domain.pipeline import Pipeline, resolve_stage
+from saleor_app.domain.planning import idempotency_key
+from saleor_app.domain.ports import (
+    AutomationStore,
+    AutomationTransaction,
+    Clock,
+    GatewayFor,
+    InboxItem,
+    InstallationRepository,
+)
+from saleor_app.domain.triggers import Trigger, choose_target
+from saleor_app.domain.writeback import NoPlan, Step, plan
+from saleor_app.engine.stages import enter_stage, loop_detected, mirror_stage, plan_event_jobs
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +106,7 @@ class HandleOrderEvents:
             return 0
         self._not_before.pop((installation_id, order_id), None)
         read_at = self._clock.now()
+        self_caused = all(item.self_caused for item in items)
         async with self._store.transaction() as tx:
             if snapshot is None:
                 await tx.finish_inbox(ids, read_at, state="ignored")
@@ -103,21 +116,113 @@ class HandleOrderEvents:
                 await tx.finish_inbox(ids, read_at, state="ignored")
                 return len(ids)
             existing = await tx.order(installation_id, order_id)
-            pipeline = await tx.pipeline(installation_id)
             order = await tx.save_order(installation_id, order_id, snapshot, read_at)
-            target = resolve_stage(pipeline, snapshot, existing.stage_key if existing else order.stage_key)
-            events = ", ".join(sorted({item.event for item in items}))
-            if target is None:
-                await tx.log(Activity(installation_id, "order", f"{events}: no stage matches status "
-                                      f"{snapshot.get('status')}", order_row_id=order.id), read_at)
-            else:
-                adopted = existing is None and _created_before(snapshot, installation.installed_at)
-                if await enter_stage(tx, self._clock, order, target, reason=f"Saleor: {events}", adopted=adopted):
-                    self._ready += await tx.claim_order_jobs(order.id, read_at, self._lease)
+            names = ", ".join(sorted({item.event for item in items}))
+            adopted = existing is None and _created_before(order.snapshot, installation.installed_at)
+            events = [] if adopted else infer_events(existing.snapshot if existing else None, order.snapshot)
+            target = await self._move(tx, existing, order, events if not self_caused else [],
+                                      reason=f"Saleor: {names}", adopted=adopted)
+            if events and not self_caused:
+                await self._plan_event_rules(tx, order, events, read_at)
+            self._ready += await tx.claim_order_jobs(order.id, read_at, self._lease)
             await tx.finish_inbox(ids, read_at)
         if target is not None:
             self._followups.append(mirror_stage(gateway, order_id, snapshot, target))
         return len(ids)
+
+    async def _move(self, tx: AutomationTransaction, existing: OrderRecord | None, order: OrderRecord,
+                    events: list[OrderEvent], *, reason: str, adopted: bool) -> str | None:
+        """Resolve the order's stage and apply the winning trigger; returns the stage it is in afterwards."""
+        installation_id, now = order.installation_id, self._clock.now()
+        pipeline = await tx.pipeline(installation_id)
+        current = existing.stage_key if existing else None
+        target = resolve_stage(pipeline, order.snapshot, current)
+        if target is None:
+            await tx.log(Activity(installation_id, "order", f"{reason}: no stage matches status "
+                                  f"{order.snapshot.get('status')}", order_row_id=order.id), now)
+            return None
+        without_rules = self._passing_through(order, target, now)
+        firing = await self._fire_trigger(tx, pipeline, order, events, target, now) if events else None
+        if firing is not None:
+            trigger, steps = firing
+            if not steps:  # already in the target's Saleor state, or a custom stage that holds
+                await enter_stage(tx, self._clock, order, trigger.stage_key,
+                                  reason=f"trigger {trigger.key} ({trigger.event})")
+                return trigger.stage_key
+            without_rules = f"on its way to {trigger.stage_key} (trigger {trigger.key})"
+        elif order.moving_to is not None and target == order.moving_to:
+            await tx.set_moving(order.id, None, now)
+        await enter_stage(tx, self._clock, order, target, reason=reason, adopted=adopted, without_rules=without_rules)
+        return target
+
+    def _passing_through(self, order: OrderRecord, target: str, now: datetime) -> str | None:
+        """While a write-back plan runs, the states its mutations pass through run no rules."""
+        if order.moving_to is None or order.moving_to == target or order.moving_since is None:
+            return None
+        if now - order.moving_since > self._lease * 2:
+            return None  # a plan that never finished (its job died): stop holding rules back
+        return f"on its way to {order.moving_to} (write-back under way)"
+
+    async def _fire_trigger(self, tx: AutomationTransaction, pipeline: Pipeline, order: OrderRecord,
+                            events: list[OrderEvent], target: str, now: datetime) -> tuple[Trigger, list[Step]] | None:
+        triggers = await tx.triggers(order.installation_id)
+        if not triggers:
+            return None
+        settings = await tx.settings(order.installation_id)
+        firing, notes = choose_target(pipeline, triggers, events, target, order.snapshot, now=now,
+                                      time_zone=settings.time_zone)
+        activities = [Activity(order.installation_id, "trigger", note, order_row_id=order.id) for note in notes]
+        result: tuple[Trigger, list[Step]] | None = None
+        if firing is not None:
+            trigger = firing.trigger
+            stage = pipeline.stage(trigger.stage_key)
+            assert stage is not None
+            loop = await loop_detected(tx, order.id, now)
+            try:
+                if loop is not None:
+                    raise NoPlan(loop)
+                steps = plan(stage, order.snapshot)
+            except NoPlan as exc:
+                activities.append(Activity(order.installation_id, "trigger", f"trigger {trigger.key} "
+                                           f"({firing.event.name}) did not move the order: {exc}",
+                                           order_row_id=order.id))
+            else:
+                activities.append(Activity(order.installation_id, "trigger", f"trigger {trigger.key} fired on "
+                                           f"{firing.event.name}: to {trigger.stage_key}"
+                                           + (f" ({', '.join(step.describe() for step in steps)} in Saleor)"
+                                              if steps else ""), order_row_id=order.id))
+                if steps:
+                    await self._plan_move(tx, order, trigger, firing.event, now)
+                result = trigger, steps
+        await tx.log_many(activities, now)
+        return result
+
+    async def _plan_move(self, tx: AutomationTransaction, order: OrderRecord, trigger: Trigger, event: OrderEvent,
+                         now: datetime) -> None:
+        """A move into a stage with Saleor work to do is an intent: a job runs the plan (outside any
+        transaction, retried if Saleor is down) and the order enters the stage once Saleor is there."""
+        await tx.set_moving(order.id, trigger.stage_key, now)
+        await tx.add_job(NewJob(
+            installation_id=order.installation_id, order_row_id=order.id, entry_id=None, rule_id=None,
+            rule_key=f"trigger:{trigger.key}", kind=MOVE_JOB,
+            idempotency_key=idempotency_key(order.installation_id, order.order_id, f"trigger:{event.identity}",
+                                            trigger.key),
+            state=JobState.SCHEDULED, due_at=now,
+            payload={"stage": trigger.stage_key, "reason": f"trigger {trigger.key} ({event.name})"},
+        ), now)
+
+    async def _plan_event_rules(self, tx: AutomationTransaction, order: OrderRecord, events: list[OrderEvent],
+                                now: datetime) -> None:
+        rules = await tx.event_rules(order.installation_id, sorted({event.name for event in events}))
+        if not rules:
+            return
+        settings = await tx.settings(order.installation_id)
+        if settings.paused:
+            return
+        activities = []
+        for event in events:
+            activities += await plan_event_jobs(tx, order, event, rules, now, settings.zone)
+        await tx.log_many(activities, now)
 
 
 def _created_before(snapshot: dict[str, object], moment: datetime) -> bool:

@@ -6,16 +6,19 @@ Always inside the caller's transaction, so the move and its jobs commit together
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from saleor_app.domain.automation import Activity, NewJob, OrderRecord, StageEntry
 from saleor_app.domain.errors import AutomationError
+from saleor_app.domain.events import OrderEvent
 from saleor_app.domain.jobs import JobState
 from saleor_app.domain.pipeline import PRIVATE_METADATA_STAGE_KEY
 from saleor_app.domain.planning import idempotency_key, plan_entry
 from saleor_app.domain.ports import AutomationTransaction, Clock, OrderGateway
-from saleor_app.domain.rules import Repeat
+from saleor_app.domain.rules import Repeat, Rule
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +31,10 @@ async def enter_stage(
     *,
     reason: str,
     adopted: bool = False,
+    without_rules: str | None = None,
 ) -> StageEntry | None:
-    """Move `order` into `target`; None when it is there already (moving into the current stage does nothing)."""
+    """Move `order` into `target`; None when it is there already (moving into the current stage does nothing).
+    `without_rules` says why the stage's rules do not run (an order passing through on its way elsewhere)."""
     current = await tx.open_entry(order.id)
     if current is not None and current.stage_key == target:
         return None
@@ -48,6 +53,9 @@ async def enter_stage(
     if adopted:
         activities.append(Activity(installation_id, "adopted", f"adopted in {target}: the order predates the "
                                    "installation, its rules do not run", order_row_id=order.id))
+    elif without_rules is not None:
+        activities.append(Activity(installation_id, "stage", f"the rules of {target} do not run: {without_rules}",
+                                   order_row_id=order.id))
     else:
         settings = await tx.settings(installation_id)
         if settings.paused:
@@ -95,6 +103,51 @@ async def plan_jobs(
         activities.append(Activity(installation_id, "job", f"planned {planned.rule.key} ({planned.rule.kind}), "
                                    f"{when}", order_row_id=order.id, job_id=job_id, state=planned.state.value))
     return activities
+
+
+async def plan_event_jobs(
+    tx: AutomationTransaction, order: OrderRecord, event: OrderEvent, rules: Sequence[Rule], now: datetime,
+    zone: ZoneInfo,
+) -> list[Activity]:
+    """Jobs of the rules bound to `event`, once per occurrence (keyed by the event's identity). They outlive stage
+    moves, unless a rule says cancel_on_move: then they belong to the order's open stage entry."""
+    chosen = [rule for rule in rules if rule.event == event.name and event.matches(rule.event_params or {})]
+    if not chosen:
+        return []
+    once = any(rule.repeat is Repeat.ONCE_PER_ORDER for rule in chosen)
+    plan = plan_entry(chosen, entered_at=now, zone=zone, ran_once=await tx.ran_once(order.id) if once else ())
+    entry = await tx.open_entry(order.id) if any(rule.cancel_on_move for rule in chosen) else None
+    ids: list[int | None] = []
+    activities: list[Activity] = []
+    for planned in plan:
+        rule = planned.rule
+        job_id = await tx.add_job(NewJob(
+            installation_id=order.installation_id, order_row_id=order.id,
+            entry_id=entry.id if entry is not None and rule.cancel_on_move else None,
+            rule_id=rule.id, rule_key=rule.key, kind=rule.kind,
+            idempotency_key=idempotency_key(order.installation_id, order.order_id, f"event:{event.identity}", rule.key),
+            state=planned.state, due_at=planned.due_at,
+            predecessor_id=ids[planned.predecessor] if planned.predecessor is not None else None,
+        ), now)
+        ids.append(job_id)
+        if job_id is not None:
+            activities.append(Activity(order.installation_id, "job", f"planned {rule.key} ({rule.kind}) on "
+                                       f"{event.name}", order_row_id=order.id, job_id=job_id,
+                                       state=planned.state.value))
+    return activities
+
+
+LOOP_WINDOW = timedelta(minutes=10)
+LOOP_LIMIT = 12
+
+
+async def loop_detected(tx: AutomationTransaction, order_row_id: int, now: datetime) -> str | None:
+    """Triggers and change-stage rules can send an order back and forth forever; past a limit they stop."""
+    moves = await tx.entries_since(order_row_id, now - LOOP_WINDOW)
+    if moves < LOOP_LIMIT:
+        return None
+    return (f"stopped: the order changed stage {moves} times in {int(LOOP_WINDOW.total_seconds() // 60)} minutes, "
+            "which looks like a loop between triggers and change-stage rules; check them")
 
 
 def mirrored_stage(snapshot: dict[str, Any]) -> str | None:

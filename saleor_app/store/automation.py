@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,6 +24,7 @@ from saleor_app.domain.pipeline import Pipeline, Refund, Stage, StageMatch
 from saleor_app.domain.ports import ExecutionInput, InboxItem
 from saleor_app.domain.rules import Repeat, Rule, RuleSpec
 from saleor_app.domain.schedule import QuietHours
+from saleor_app.domain.triggers import Trigger, TriggerSpec
 from saleor_app.store.database import aware
 from saleor_app.store.tables import (
     ActivityRow,
@@ -34,6 +35,7 @@ from saleor_app.store.tables import (
     RuleRow,
     StageEntryRow,
     StageRow,
+    TriggerRow,
     WebhookInboxRow,
 )
 
@@ -46,6 +48,7 @@ JOBS = JobRow.__table__  # type: ignore[attr-defined]
 ACTIVITY = ActivityRow.__table__  # type: ignore[attr-defined]
 INBOX = WebhookInboxRow.__table__  # type: ignore[attr-defined]
 INSTALLATIONS = InstallationRow.__table__  # type: ignore[attr-defined]
+TRIGGERS = TriggerRow.__table__  # type: ignore[attr-defined]
 
 
 def _must(value: datetime | None) -> datetime:
@@ -96,6 +99,17 @@ def rule_from_row(row: Mapping[Any, Any]) -> Rule:
         repeat=Repeat(row["repeat"]),
         condition=row["condition"],
         max_age=timedelta(seconds=row["max_age_seconds"]) if row["max_age_seconds"] is not None else None,
+        event=row["event"],
+        event_params=dict(row["event_params"]) if row["event_params"] else None,
+        cancel_on_move=bool(row["cancel_on_move"]),
+    )
+
+
+def trigger_from_row(row: Mapping[Any, Any]) -> Trigger:
+    return Trigger(
+        id=row["id"], installation_id=row["installation_id"], stage_key=row["stage_key"], key=row["key"],
+        name=row["name"], event=row["event"], params=dict(row["params"] or {}), condition=row["condition"],
+        allow_back=bool(row["allow_back"]), enabled=bool(row["enabled"]), position=row["position"],
     )
 
 
@@ -109,6 +123,8 @@ def order_from_row(row: Mapping[Any, Any]) -> OrderRecord:
         snapshot_at=_must(row["snapshot_at"]),
         stage_key=row["stage_key"],
         first_seen_at=_must(row["first_seen_at"]),
+        moving_to=row["moving_to"],
+        moving_since=aware(row["moving_since"]),
     )
 
 
@@ -154,6 +170,7 @@ def job_from_row(row: Mapping[Any, Any]) -> Job:
         lease_until=aware(row["lease_until"]),
         reason=row["reason"],
         created_at=_must(row["created_at"]),
+        payload=row["payload"],
     )
 
 
@@ -282,6 +299,7 @@ class SqlAutomationTransaction:
             .values(installation_id=job.installation_id, order_row_id=job.order_row_id, entry_id=job.entry_id,
                     rule_id=job.rule_id, rule_key=job.rule_key, kind=job.kind, idempotency_key=job.idempotency_key,
                     state=job.state.value, due_at=job.due_at, predecessor_id=job.predecessor_id, attempts=0,
+                    payload=job.payload,
                     reason="", created_at=now, updated_at=now)
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(JOBS.c.id)
@@ -357,7 +375,8 @@ class SqlAutomationTransaction:
 
     async def save_rule(self, installation_id: int, spec: RuleSpec, now: datetime) -> Rule:
         values = {
-            "stage_key": spec.stage, "name": spec.name, "kind": spec.kind, "config": dict(spec.config),
+            "stage_key": spec.stage, "event": spec.event, "event_params": dict(spec.event_params) or None,
+            "cancel_on_move": spec.cancel_on_move, "name": spec.name, "kind": spec.kind, "config": dict(spec.config),
             "enabled": spec.enabled, "delay_seconds": spec.delay_seconds,
             "at_time": spec.at.strftime("%H:%M") if spec.at else None, "after_previous": spec.after_previous,
             "repeat": spec.repeat.value,
@@ -369,7 +388,8 @@ class SqlAutomationTransaction:
             position = (
                 await self._c.execute(
                     select(func.coalesce(func.max(RULES.c.position), -1))
-                    .where(RULES.c.installation_id == installation_id, RULES.c.stage_key == spec.stage)
+                    .where(RULES.c.installation_id == installation_id,
+                           RULES.c.stage_key == spec.stage if spec.stage is not None else RULES.c.event == spec.event)
                 )
             ).scalar_one() + 1
             await self._c.execute(insert(RULES).values(installation_id=installation_id, key=spec.key,
@@ -382,6 +402,67 @@ class SqlAutomationTransaction:
 
     async def delete_rule(self, rule_id: int) -> None:
         await self._c.execute(RULES.delete().where(RULES.c.id == rule_id))
+
+    async def event_rules(self, installation_id: int, events: Sequence[str]) -> list[Rule]:
+        rows = await self._all(
+            select(RULES)
+            .where(RULES.c.installation_id == installation_id, RULES.c.event.in_(list(events)))
+            .order_by(RULES.c.event, RULES.c.position, RULES.c.id)
+        )
+        return [rule_from_row(row) for row in rows]
+
+    async def all_rules(self, installation_id: int) -> list[Rule]:
+        rows = await self._all(select(RULES).where(RULES.c.installation_id == installation_id)
+                               .order_by(RULES.c.position, RULES.c.id))
+        return [rule_from_row(row) for row in rows]
+
+    async def triggers(self, installation_id: int) -> list[Trigger]:
+        rows = await self._all(select(TRIGGERS).where(TRIGGERS.c.installation_id == installation_id)
+                               .order_by(TRIGGERS.c.position, TRIGGERS.c.id))
+        return [trigger_from_row(row) for row in rows]
+
+    async def trigger_by_key(self, installation_id: int, key: str) -> Trigger | None:
+        row = await self._one(select(TRIGGERS).where(TRIGGERS.c.installation_id == installation_id,
+                                                     TRIGGERS.c.key == key))
+        return trigger_from_row(row) if row is not None else None
+
+    async def trigger_secret(self, trigger_id: int) -> str | None:
+        return cast(str | None, (await self._c.execute(
+            select(TRIGGERS.c.secret_encrypted).where(TRIGGERS.c.id == trigger_id))).scalar_one_or_none())
+
+    async def save_trigger(self, installation_id: int, spec: TriggerSpec, now: datetime,
+                           secret_encrypted: str | None = None) -> Trigger:
+        values: dict[str, Any] = {
+            "stage_key": spec.stage, "name": spec.name or spec.key, "event": spec.event, "params": dict(spec.params),
+            "condition": spec.condition.model_dump(mode="json") if spec.condition else None,
+            "allow_back": spec.allow_back, "enabled": spec.enabled, "updated_at": now,
+        }
+        if secret_encrypted is not None:
+            values["secret_encrypted"] = secret_encrypted
+        existing = await self.trigger_by_key(installation_id, spec.key)
+        if existing is None:
+            position = (await self._c.execute(
+                select(func.coalesce(func.max(TRIGGERS.c.position), -1))
+                .where(TRIGGERS.c.installation_id == installation_id))).scalar_one() + 1
+            await self._c.execute(insert(TRIGGERS).values(installation_id=installation_id, key=spec.key,
+                                                          position=position, **values))
+        else:
+            await self._c.execute(update(TRIGGERS).where(TRIGGERS.c.id == existing.id).values(**values))
+        saved = await self.trigger_by_key(installation_id, spec.key)
+        assert saved is not None
+        return saved
+
+    async def delete_trigger(self, trigger_id: int) -> None:
+        await self._c.execute(TRIGGERS.delete().where(TRIGGERS.c.id == trigger_id))
+
+    async def set_moving(self, order_row_id: int, stage_key: str | None, now: datetime) -> None:
+        await self._c.execute(update(ORDERS).where(ORDERS.c.id == order_row_id).values(
+            moving_to=stage_key, moving_since=now if stage_key is not None else None))
+
+    async def entries_since(self, order_row_id: int, since: datetime) -> int:
+        return int((await self._c.execute(
+            select(func.count()).select_from(ENTRIES)
+            .where(ENTRIES.c.order_row_id == order_row_id, ENTRIES.c.entered_at >= since))).scalar_one())
 
     async def save_settings(self, installation_id: int, settings: AutomationSettings, now: datetime) -> None:
         values = {

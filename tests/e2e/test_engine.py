@@ -112,7 +112,7 @@ async def test_failed_predecessor_cancels_its_successor(stack: EngineStack) -> N
     await stack.settle()
     jobs = {job["rule_key"]: job for job in await stack.jobs()}
     assert jobs["move"]["state"] == "failed"
-    assert "allows orders in status FULFILLED" in jobs["move"]["reason"]
+    assert "allows Saleor statuses FULFILLED; the order is UNFULFILLED" in jobs["move"]["reason"]
     assert jobs["after"]["state"] == "cancelled" and "move failed" in jobs["after"]["reason"]
 
 
@@ -276,8 +276,10 @@ async def test_rules_on_unknown_stages_or_with_bad_configs_are_refused_and_nothi
     with pytest.raises(ValidationError, match="field"):
         await stack.rule(key="x", stage="new", kind="add_note", config={"message": "m"},
                          condition={"match": "all", "rules": [{"field": "shoe_size", "op": "eq", "value": 42}]})
-    with pytest.raises(ConfigurationError, match="custom stage"):
-        await stack.rule(key="x", stage="new", kind="change_stage", config={"stage": "paid"})
+    with pytest.raises(ConfigurationError, match="Returned follows Saleor's state and has no write-back plan"):
+        await stack.rule(key="x", stage="new", kind="change_stage", config={"stage": "returned"})
+    with pytest.raises(ConfigurationError, match="no stage 'limbo'"):
+        await stack.rule(key="x", stage="new", kind="change_stage", config={"stage": "limbo"})
     async with stack.container.automation.transaction() as tx:
         assert await tx.rule_by_key(stack.installation.id, "x") is None
 
