@@ -73,7 +73,7 @@ async def latency(orders: int) -> tuple[float, float]:
         settings = settings_for(Path(tmp), port)
         env = {**os.environ, "DATABASE_URL": settings.database_url, "APP_URL": settings.app_url,
                "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "DATA_DIR": tmp, "LOG_LEVEL": "WARNING",
-               "SYNC_WEBHOOKS_ON_STARTUP": "false", "APP_ENV": "test"}
+               "SYNC_WEBHOOKS_ON_STARTUP": "false", "APP_ENV": "test", "CATCH_UP_INTERVAL_SECONDS": "0"}
         app = subprocess.Popen([sys.executable, "-m", "saleor_app.cli", "serve", "--port", str(port), "--no-migrate"],
                                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         observer = build_container(settings)

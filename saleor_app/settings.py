@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     maintenance_interval_seconds: float = 3600.0
     job_lease_seconds: float = Field(300.0, gt=0, description="a running job not finished by then was interrupted")
     runner_concurrency: int = Field(8, ge=1, le=256)
+    # The catch-up poller (lost webhooks): its interval (0: off), the re-check of unfinished orders (0: never), and
+    # how far before its checkpoint each scan starts (Saleor's updatedAt is not monotonic).
+    catch_up_interval_seconds: float = Field(60.0, ge=0)
+    catch_up_recheck_seconds: float = Field(900.0, ge=0)
+    catch_up_overlap_seconds: float = Field(120.0, ge=0)
 
     outbound_allow_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

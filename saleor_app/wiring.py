@@ -15,6 +15,7 @@ from saleor_app.domain.installations import Installation
 from saleor_app.domain.pipeline import DEFAULT_PIPELINE
 from saleor_app.domain.ports import Clock
 from saleor_app.engine.actions import HANDLERS
+from saleor_app.engine.catchup import CatchUp
 from saleor_app.engine.configure import ConfigureAutomation
 from saleor_app.engine.execute import ActionHandler, ExecuteJob
 from saleor_app.engine.ingest import IngestWebhook
@@ -23,7 +24,7 @@ from saleor_app.engine.moves import MoveOrder
 from saleor_app.engine.order_events import HandleOrderEvents
 from saleor_app.engine.recovery import RecoverLeases
 from saleor_app.providers.outbound_http import GuardedHttpClient
-from saleor_app.queues.background import BackgroundLoop
+from saleor_app.queues.background import BackgroundLoop, Periodic
 from saleor_app.queues.inprocess import InProcessRunner
 from saleor_app.saleor.clients import SaleorClients
 from saleor_app.saleor.keys import SaleorKeys
@@ -32,6 +33,7 @@ from saleor_app.saleor.register import RegisterInstallation
 from saleor_app.saleor.webhook_sync import sync_webhooks
 from saleor_app.settings import AppEnv, Settings
 from saleor_app.store.automation import SqlAutomationStore
+from saleor_app.store.catchup import SqlCatchUpStore
 from saleor_app.store.database import create_engine
 from saleor_app.store.inbox import SqlWebhookInbox
 from saleor_app.store.installations import SqlInstallationRepository
@@ -74,6 +76,7 @@ class Container:
     recover_leases: RecoverLeases
     runner: InProcessRunner
     configure: ConfigureAutomation
+    catch_up: CatchUp
 
     async def sync_all_webhooks(self) -> None:
         for installation in await self.installations.list_active():
@@ -169,10 +172,18 @@ def build_container(
         recover_leases=recover_leases,
         runner=runner,
         configure=ConfigureAutomation(automation, clock, encrypt=cipher.encrypt),
+        catch_up=CatchUp(
+            SqlCatchUpStore(engine), installations, saleor.order_gateway, inbox, clock,
+            overlap=timedelta(seconds=settings.catch_up_overlap_seconds),
+            recheck_every=timedelta(seconds=settings.catch_up_recheck_seconds)
+            if settings.catch_up_recheck_seconds > 0 else None,
+            on_stored=runner.wake,
+        ),
     )
     register.on_installed = container.seed_installation
     once = [container.sync_all_webhooks] if settings.sync_webhooks_on_startup else []
-    container.background = BackgroundLoop(
-        once=once, periodic=[container.purge_personal_data], interval=settings.maintenance_interval_seconds
-    )
+    container.background = BackgroundLoop(once=once, periodic=[
+        Periodic(container.catch_up.run_once, settings.catch_up_interval_seconds),  # 0: off
+        Periodic(container.purge_personal_data, settings.maintenance_interval_seconds),
+    ])
     return container

@@ -78,6 +78,17 @@ class OrderGateway(Protocol):
 
     async def get_order(self, order_id: str) -> dict[str, Any] | None: ...
 
+    async def orders_updated_since(
+        self, since: datetime, *, after: str | None = None, first: int = 100
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of orders (light view) changed at or after `since`, oldest change first, and the cursor of
+        the next page (None on the last one). Drafts are not listed."""
+        ...
+
+    async def orders_by_ids(self, order_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The light view of these orders (at most 100); an order Saleor no longer has is left out."""
+        ...
+
     async def confirm(self, order_id: str) -> dict[str, Any]: ...
 
     async def mark_as_paid(self, order_id: str, transaction_reference: str | None = None) -> dict[str, Any]: ...

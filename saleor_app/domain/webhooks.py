@@ -28,6 +28,9 @@ ORDER_EVENTS = frozenset(
     }
 )
 APP_EVENTS = frozenset({"app_deleted", "app_status_changed"})
+# Not a Saleor event: the catch-up poller stores one when it finds an order changed that no webhook reported.
+# It is not in ORDER_EVENTS, so a webhook claiming it is refused.
+CAUGHT_UP_EVENT = "caught_up"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,23 +1,33 @@
-"""In-process background work of the web process: start-up webhook sync and periodic maintenance."""
+"""In-process background work of the web process: start-up webhook sync, catch-up polling, maintenance."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
 Task = Callable[[], Awaitable[object]]
 
 
-class BackgroundLoop:
-    """Runs `once` tasks at start and `periodic` tasks every `interval` seconds until stopped."""
+@dataclass(frozen=True, slots=True)
+class Periodic:
+    task: Task
+    every: float  # seconds between the end of one run and the start of the next; 0 or less: never runs
 
-    def __init__(self, *, once: Sequence[Task], periodic: Sequence[Task], interval: float) -> None:
+
+class BackgroundLoop:
+    """Runs `once` tasks at start, then each periodic task at its own interval until stopped.
+
+    Each periodic task has its own rhythm, so an hour-long maintenance interval does not hold back the catch-up
+    poller, and a slow purge does not delay it either.
+    """
+
+    def __init__(self, *, once: Sequence[Task], periodic: Sequence[Periodic]) -> None:
         self._once = once
-        self._periodic = periodic
-        self._interval = interval
+        self._periodic = [p for p in periodic if p.every > 0]
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -35,10 +45,13 @@ class BackgroundLoop:
     async def _run(self) -> None:
         for task in self._once:
             await _guarded(task)
+        await asyncio.gather(*(self._every(periodic) for periodic in self._periodic))
+
+    @staticmethod
+    async def _every(periodic: Periodic) -> None:
         while True:
-            for task in self._periodic:
-                await _guarded(task)
-            await asyncio.sleep(self._interval)
+            await _guarded(periodic.task)
+            await asyncio.sleep(periodic.every)
 
 
 async def _guarded(task: Task) -> None:

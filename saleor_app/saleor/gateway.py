@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from saleor_app.domain.errors import SaleorFieldError, SaleorRefusal
 from saleor_app.domain.ports import FulfillmentLine
 from saleor_app.saleor.graphql_client import SaleorGraphQLClient
+
+PAGE_LIMIT = 100  # Saleor refuses `first` above 100 (GRAPHQL_PAGINATION_LIMIT)
 
 
 class SaleorOrderGateway:
@@ -18,6 +21,23 @@ class SaleorOrderGateway:
         data = await self._client.execute("OrderById", {"id": order_id})
         order = data.get("order")
         return dict(order) if order else None
+
+    async def orders_updated_since(
+        self, since: datetime, *, after: str | None = None, first: int = 100
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        variables = {"since": since.isoformat(), "first": min(first, PAGE_LIMIT), "after": after}
+        connection = (await self._client.execute("OrdersUpdatedSince", variables)).get("orders") or {}
+        page_info = connection.get("pageInfo") or {}
+        next_cursor = page_info.get("endCursor") if page_info.get("hasNextPage") else None
+        return _nodes(connection), next_cursor
+
+    async def orders_by_ids(self, order_ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not order_ids:
+            return []
+        if len(order_ids) > PAGE_LIMIT:
+            raise ValueError(f"at most {PAGE_LIMIT} orders a call, got {len(order_ids)}")
+        data = await self._client.execute("OrdersByIds", {"ids": list(order_ids), "first": len(order_ids)})
+        return _nodes(data.get("orders") or {})
 
     async def confirm(self, order_id: str) -> dict[str, Any]:
         return await self._mutate("OrderConfirm", "orderConfirm", {"id": order_id})
@@ -74,3 +94,7 @@ class SaleorOrderGateway:
                 [SaleorFieldError(e.get("code"), e.get("field"), e.get("message")) for e in errors],
             )
         return dict(payload)
+
+
+def _nodes(connection: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [dict(edge["node"]) for edge in connection.get("edges") or [] if edge and edge.get("node")]

@@ -14,12 +14,13 @@ delivers signed webhooks inline, before the mutation's HTTP response, as a Saleo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import secrets
 import string
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -208,6 +209,16 @@ class FakeSaleor:
 
     def jwks_down(self, down: bool = True) -> None:
         self._jwks_down = down
+
+    @contextlib.contextmanager
+    def drop_deliveries(self) -> Iterator[None]:
+        """An outage longer than Saleor's retry window (~5 minutes): everything happens as usual, but every
+        webhook to an app is lost for good (recorded as `failed`, never retried), as when Saleor gives up."""
+        self._deliverer.dropping = True
+        try:
+            yield
+        finally:
+            self._deliverer.dropping = False
 
     async def retry_failed(self) -> list[Delivery]:
         return await self._deliverer.retry_failed()

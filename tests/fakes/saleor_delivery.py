@@ -116,6 +116,7 @@ class WebhookDeliverer:
         self._http = http
         self._internal_errors = internal_errors
         self.inline = inline
+        self.dropping = False  # an outage longer than Saleor's retries: every attempt fails for good
         self.deliveries: list[Delivery] = []
         self.queue: list[PendingDelivery] = []
         self.retry_queue: list[PendingDelivery] = []
@@ -223,6 +224,8 @@ class WebhookDeliverer:
             item.body = await self._body(item)
             if item.body is None:
                 return None
+        if self.dropping:
+            return self._dropped(item, item.body)
         item.attempts += 1
         signature = self._signer().sign_webhook(item.body)
         headers = self._headers(item, item.body, signature)
@@ -249,5 +252,13 @@ class WebhookDeliverer:
             outcome = "failed"
         delivery = Delivery(item.emitted.event_type, item.app.id, item.webhook.name, item.webhook.target_url,
                             item.body, headers, item.attempts, status, error, outcome)
+        self.deliveries.append(delivery)
+        return delivery
+
+    def _dropped(self, item: PendingDelivery, body: bytes) -> Delivery:
+        """What Saleor records once its last retry failed: the event happened, the app never got it."""
+        item.attempts = MAX_ATTEMPTS
+        delivery = Delivery(item.emitted.event_type, item.app.id, item.webhook.name, item.webhook.target_url, body,
+                            [], item.attempts, None, "dropped: the app was unreachable through every retry", "failed")
         self.deliveries.append(delivery)
         return delivery

@@ -15,7 +15,6 @@ from starlette.responses import Response
 from graphql import FieldNode, GraphQLError, GraphQLSchema, OperationType, parse
 from tests.fakes.graphql_exec import (
     FieldError,
-    NotModelled,
     execute,
     format_error,
     mutation_field_count,
@@ -26,6 +25,7 @@ from tests.fakes.graphql_exec import (
 from tests.fakes.saleor_actions import SaleorActions
 from tests.fakes.saleor_delivery import WebhookDeliverer
 from tests.fakes.saleor_model import ANONYMOUS, STAFF, VERSION, Caller
+from tests.fakes.saleor_orders import resolve_orders
 from tests.fakes.saleor_outcomes import Outcome, Refusal
 from tests.fakes.saleor_state import SaleorState
 
@@ -173,15 +173,7 @@ class GraphQLApi:
         def orders(args: dict[str, Any]) -> Any:
             if "MANAGE_ORDERS" not in caller.permissions:
                 raise permission_denied("MANAGE_ORDERS")
-            if set(args) - {"first", "after"}:
-                raise NotModelled(f"the fake Saleor does not model orders({', '.join(args)})")
-            placed = sorted((o for o in state.orders.values() if o.status != "DRAFT"), key=lambda o: -o.number)
-            page = placed[: int(args.get("first") or 100)]
-            return {"__typename": "OrderCountableConnection", "totalCount": len(placed),
-                    "edges": [{"__typename": "OrderCountableEdge", "cursor": o.id, "node": state.order_view(o)}
-                              for o in page],
-                    "pageInfo": {"__typename": "PageInfo", "hasNextPage": len(placed) > len(page),
-                                 "hasPreviousPage": False, "startCursor": None, "endCursor": None}}
+            return resolve_orders(state, args)
 
         shop = {"__typename": "Shop", "name": "Saleor e-commerce", "version": version,
                 "fulfillmentAutoApprove": state.shop.fulfillment_auto_approve,
