@@ -15,9 +15,11 @@ from saleor_app.domain.installations import Installation
 from saleor_app.domain.pipeline import DEFAULT_PIPELINE
 from saleor_app.domain.ports import Clock
 from saleor_app.engine.actions import HANDLERS
+from saleor_app.engine.backfill import Backfill
 from saleor_app.engine.catchup import CatchUp
 from saleor_app.engine.configure import ConfigureAutomation
 from saleor_app.engine.execute import ActionHandler, ExecuteJob
+from saleor_app.engine.inbound import ReceiveInbound
 from saleor_app.engine.ingest import IngestWebhook
 from saleor_app.engine.lifecycle import AppLifecycle
 from saleor_app.engine.moves import MoveOrder
@@ -77,6 +79,8 @@ class Container:
     runner: InProcessRunner
     configure: ConfigureAutomation
     catch_up: CatchUp
+    backfill: Backfill
+    inbound: ReceiveInbound
 
     async def sync_all_webhooks(self) -> None:
         for installation in await self.installations.list_active():
@@ -172,6 +176,9 @@ def build_container(
         recover_leases=recover_leases,
         runner=runner,
         configure=ConfigureAutomation(automation, clock, encrypt=cipher.encrypt),
+        backfill=Backfill(automation, clock),
+        inbound=ReceiveInbound(automation, installations, saleor.order_gateway, inbox, cipher.decrypt, clock,
+                               on_stored=runner.wake),
         catch_up=CatchUp(
             SqlCatchUpStore(engine), installations, saleor.order_gateway, inbox, clock,
             overlap=timedelta(seconds=settings.catch_up_overlap_seconds),

@@ -84,7 +84,8 @@ def choose_target(
     for trigger in triggers:
         if not trigger.enabled or pipeline.stage(trigger.stage_key) is None:
             continue
-        event = next((e for e in events if e.name == trigger.event and e.matches(trigger.params)), None)
+        event = next((e for e in events if e.name == trigger.event and e.matches(trigger.params)
+                      and e.detail.get("trigger_id", str(trigger.id)) == str(trigger.id)), None)
         if event is None:
             continue
         target = pipeline.position(trigger.stage_key)

@@ -32,6 +32,7 @@ from saleor_app.domain.ports import (
 )
 from saleor_app.domain.triggers import Trigger, choose_target
 from saleor_app.domain.writeback import NoPlan, Step, plan
+from saleor_app.engine.inbound import inbound_trigger_id
 from saleor_app.engine.stages import enter_stage, loop_detected, mirror_stage, plan_event_jobs
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class HandleOrderEvents:
             names = ", ".join(sorted({item.event for item in items}))
             adopted = existing is None and _created_before(order.snapshot, installation.installed_at)
             events = [] if adopted else infer_events(existing.snapshot if existing else None, order.snapshot)
+            events += _called_in(items)
             target = await self._move(tx, existing, order, events if not self_caused else [],
                                       reason=f"Saleor: {names}", adopted=adopted)
             if events and not self_caused:
@@ -223,6 +225,16 @@ class HandleOrderEvents:
         for event in events:
             activities += await plan_event_jobs(tx, order, event, rules, now, settings.zone)
         await tx.log_many(activities, now)
+
+
+def _called_in(items: list[InboxItem]) -> list[OrderEvent]:
+    """Inbound-webhook calls among the deliveries: each is an occurrence of its own trigger's event."""
+    events = []
+    for item in items:
+        trigger_id = inbound_trigger_id(item.event)
+        if trigger_id is not None:
+            events.append(OrderEvent("inbound_webhook", f"inbound:{item.id}", {"trigger_id": str(trigger_id)}))
+    return events
 
 
 def _created_before(snapshot: dict[str, object], moment: datetime) -> bool:

@@ -39,6 +39,10 @@ class SaleorOrderGateway:
         data = await self._client.execute("OrdersByIds", {"ids": list(order_ids), "first": len(order_ids)})
         return _nodes(data.get("orders") or {})
 
+    async def order_id_by_number(self, number: str) -> str | None:
+        nodes = _nodes((await self._client.execute("OrderIdByNumber", {"number": number})).get("orders") or {})
+        return str(nodes[0]["id"]) if nodes else None
+
     async def confirm(self, order_id: str) -> dict[str, Any]:
         return await self._mutate("OrderConfirm", "orderConfirm", {"id": order_id})
 

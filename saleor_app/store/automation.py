@@ -426,6 +426,15 @@ class SqlAutomationTransaction:
                                                      TRIGGERS.c.key == key))
         return trigger_from_row(row) if row is not None else None
 
+    async def trigger_by_id(self, trigger_id: int) -> Trigger | None:
+        row = await self._one(select(TRIGGERS).where(TRIGGERS.c.id == trigger_id))
+        return trigger_from_row(row) if row is not None else None
+
+    async def order_by_number(self, installation_id: int, number: str) -> OrderRecord | None:
+        row = await self._one(select(ORDERS).where(ORDERS.c.installation_id == installation_id,
+                                                   ORDERS.c.number == number))
+        return order_from_row(row) if row is not None else None
+
     async def trigger_secret(self, trigger_id: int) -> str | None:
         return cast(str | None, (await self._c.execute(
             select(TRIGGERS.c.secret_encrypted).where(TRIGGERS.c.id == trigger_id))).scalar_one_or_none())
@@ -487,6 +496,39 @@ class SqlAutomationTransaction:
             select(JOBS).where(JOBS.c.installation_id == installation_id, JOBS.c.state.in_([s.value for s in PENDING]))
         )
         return [job_from_row(row) for row in rows]
+
+    def _in_stage(self, installation_id: int, stage_key: str) -> Any:
+        # From the orders side: (installation_id, order_id) is indexed, and each order has one open entry.
+        return (ENTRIES.join(ORDERS, ORDERS.c.id == ENTRIES.c.order_row_id), and_(
+            ORDERS.c.installation_id == installation_id, ORDERS.c.stage_key == stage_key,
+            ENTRIES.c.stage_key == stage_key, ENTRIES.c.left_at.is_(None)))
+
+    async def open_entries(self, installation_id: int, stage_key: str, *, limit: int,
+                           after_entry_id: int = 0) -> list[tuple[StageEntry, OrderRecord]]:
+        joined, in_stage = self._in_stage(installation_id, stage_key)
+        rows = (await self._c.execute(
+            select(ENTRIES, ORDERS).select_from(joined).where(in_stage, ENTRIES.c.id > after_entry_id)
+            .order_by(ENTRIES.c.id).limit(limit))).all()
+        pairs: list[tuple[StageEntry, OrderRecord]] = []
+        for row in rows:
+            entry, order = _columns(row, ENTRIES), _columns(row, ORDERS)
+            assert entry is not None and order is not None
+            pairs.append((entry_from_row(entry), order_from_row(order)))
+        return pairs
+
+    async def count_open_entries(self, installation_id: int, stage_key: str) -> int:
+        joined, in_stage = self._in_stage(installation_id, stage_key)
+        return int((await self._c.execute(select(func.count()).select_from(joined).where(in_stage))).scalar_one())
+
+    async def jobs_by_keys(self, keys: Sequence[str]) -> dict[str, Job]:
+        rows = await self._all(select(JOBS).where(JOBS.c.idempotency_key.in_(list(keys)))) if keys else []
+        return {row["idempotency_key"]: job_from_row(row) for row in rows}
+
+    async def orders_with_rule_jobs(self, installation_id: int, rule_key: str) -> set[int]:
+        rows = await self._c.execute(
+            select(JOBS.c.order_row_id).where(JOBS.c.installation_id == installation_id, JOBS.c.rule_key == rule_key,
+                                              JOBS.c.state != JobState.CANCELLED.value).distinct())
+        return {row[0] for row in rows}
 
     async def finish_inbox(self, ids: Sequence[int], now: datetime, state: str = "processed") -> None:
         if ids:

@@ -73,6 +73,11 @@ class EngineStack:
     async def activity(self) -> list[str]:
         return [row["message"] for row in await self.rows(ActivityRow.__table__)]  # type: ignore[attr-defined]
 
+    def dashboard_headers(self, **claims: Any) -> dict[str, str]:
+        """What the Dashboard page sends to the protected API (AppBridge's token and the Saleor API URL)."""
+        token = self.saleor.signer.dashboard_token(app_id=self.installation.app_id, iss=self.saleor.api_url, **claims)
+        return {"authorization-bearer": token, "saleor-api-url": self.saleor.api_url}
+
     def notes(self) -> list[str]:
         return [m.variables["message"] for m in self.saleor.mutations if m.name == "orderNoteAdd"]
 

@@ -117,9 +117,12 @@ def _matches_where(order: Order, where: dict[str, Any]) -> bool:
 
 
 def _matches_filter(order: Order, filter_: dict[str, Any]) -> bool:
-    unmodelled = set(filter_) - {"ids", "updatedAt"}
+    unmodelled = set(filter_) - {"ids", "updatedAt", "numbers"}
     if unmodelled:
         raise NotModelled(f"the fake Saleor does not model orders(filter: {{{', '.join(sorted(unmodelled))}}})")
+    numbers = filter_.get("numbers")
+    if numbers is not None and str(order.number) not in {str(number).strip() for number in numbers}:
+        return False
     return _matches_common(order, filter_.get("ids"), filter_.get("updatedAt"), None)
 
 
