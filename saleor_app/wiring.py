@@ -14,10 +14,11 @@ from saleor_app.domain.errors import AppAccessLost, AutomationError
 from saleor_app.domain.installations import Installation
 from saleor_app.domain.pipeline import DEFAULT_PIPELINE
 from saleor_app.domain.ports import Clock
-from saleor_app.engine.actions import HANDLERS
+from saleor_app.engine.actions import HANDLERS, PREVIEWS
 from saleor_app.engine.backfill import Backfill
 from saleor_app.engine.catchup import CatchUp
 from saleor_app.engine.configure import ConfigureAutomation
+from saleor_app.engine.dry_run import DryRun
 from saleor_app.engine.execute import ActionHandler, ExecuteJob
 from saleor_app.engine.inbound import ReceiveInbound
 from saleor_app.engine.ingest import IngestWebhook
@@ -25,6 +26,7 @@ from saleor_app.engine.lifecycle import AppLifecycle
 from saleor_app.engine.moves import MoveOrder
 from saleor_app.engine.order_events import HandleOrderEvents
 from saleor_app.engine.recovery import RecoverLeases
+from saleor_app.engine.replay import ReplayJob
 from saleor_app.providers.outbound_http import GuardedHttpClient
 from saleor_app.queues.background import BackgroundLoop, Periodic
 from saleor_app.queues.inprocess import InProcessRunner
@@ -81,6 +83,8 @@ class Container:
     catch_up: CatchUp
     backfill: Backfill
     inbound: ReceiveInbound
+    dry_run: DryRun
+    replay: ReplayJob
 
     async def sync_all_webhooks(self) -> None:
         for installation in await self.installations.list_active():
@@ -149,6 +153,7 @@ def build_container(
     runner = InProcessRunner(automation, order_events.run_once, execute_job.run_batch, recover_leases, clock,
                              ready=order_events.take_ready, followups=order_events.take_followups,
                              concurrency=settings.runner_concurrency, lease=lease)
+    dry_run = DryRun(automation, saleor.order_gateway, PREVIEWS, clock)
     ingest = IngestWebhook(inbox, lifecycle, clock, on_stored=runner.wake)
     register = RegisterInstallation(
         installations, http, clock, allowed_urls=settings.allowed_saleor_url_pattern, timeout=timeout
@@ -177,6 +182,8 @@ def build_container(
         runner=runner,
         configure=ConfigureAutomation(automation, clock, encrypt=cipher.encrypt),
         backfill=Backfill(automation, clock),
+        dry_run=dry_run,
+        replay=ReplayJob(automation, dry_run, clock, wake=runner.wake),
         inbound=ReceiveInbound(automation, installations, saleor.order_gateway, inbox, cipher.decrypt, clock,
                                on_stored=runner.wake),
         catch_up=CatchUp(

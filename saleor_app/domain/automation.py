@@ -86,6 +86,36 @@ class NewJob:
 
 
 @dataclass(frozen=True, slots=True)
+class ActivityFilter:
+    """What the activity log is narrowed to; every field optional. Entries come newest first."""
+
+    order_row_id: int | None = None
+    stage_key: str | None = None
+    rule_key: str | None = None
+    trigger_key: str | None = None
+    state: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before_id: int | None = None  # paging: entries older than this one
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedActivity:
+    id: int
+    at: datetime
+    kind: str
+    message: str
+    state: str | None
+    order_id: str | None
+    order_number: str | None
+    job_id: int | None
+    stage_key: str | None
+    rule_key: str | None
+    trigger_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Activity:
     installation_id: int
     kind: str  # "stage" | "job" | "adopted" | "order"
@@ -93,3 +123,6 @@ class Activity:
     order_row_id: int | None = None
     job_id: int | None = None
     state: str | None = None
+    stage_key: str | None = None  # what it is about, for filtering the log
+    rule_key: str | None = None
+    trigger_key: str | None = None

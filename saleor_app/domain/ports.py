@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from saleor_app.domain.automation import Activity, AutomationSettings, Job, NewJob, OrderRecord, StageEntry
+from saleor_app.domain.automation import (
+    Activity,
+    ActivityFilter,
+    AutomationSettings,
+    Job,
+    LoggedActivity,
+    NewJob,
+    OrderRecord,
+    StageEntry,
+)
 from saleor_app.domain.installations import Installation, InstallationStatus
 from saleor_app.domain.pipeline import Pipeline, Stage
 from saleor_app.domain.rules import Rule, RuleSpec
@@ -219,6 +228,8 @@ class AutomationTransaction(Protocol):
 
     async def trigger_by_id(self, trigger_id: int) -> Trigger | None: ...
 
+    async def activity(self, installation_id: int, where: ActivityFilter) -> list[LoggedActivity]: ...
+
     async def order_by_number(self, installation_id: int, number: str) -> OrderRecord | None: ...
 
     async def trigger_secret(self, trigger_id: int) -> str | None:
@@ -247,6 +258,20 @@ class AutomationTransaction(Protocol):
     async def save_settings(self, installation_id: int, settings: AutomationSettings, now: datetime) -> None: ...
 
     async def add_stage(self, installation_id: int, stage: Stage) -> None: ...
+
+    async def save_stage(self, installation_id: int, stage: Stage, position: int | None) -> None:
+        """Insert or update the stage with that key; position None keeps a stored stage's place or appends."""
+        ...
+
+    async def delete_stage(self, installation_id: int, key: str) -> None: ...
+
+    async def orders_in_stage(self, installation_id: int, key: str) -> int:
+        """Orders in the stage now, or on their way into it (a write-back plan under way)."""
+        ...
+
+    async def set_rule_position(self, rule_id: int, position: int, now: datetime) -> None: ...
+
+    async def set_trigger_position(self, trigger_id: int, position: int, now: datetime) -> None: ...
 
     async def pending_jobs(self, installation_id: int) -> list[Job]: ...
 

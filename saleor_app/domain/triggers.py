@@ -71,7 +71,7 @@ def choose_target(
     *,
     now: datetime,
     time_zone: str,
-) -> tuple[Firing | None, list[str]]:
+) -> tuple[Firing | None, list[tuple[str, str]]]:
     """The trigger that wins for these events, and why the others did not fire.
 
     A trigger fires when its event happened, its params and condition match, and its target lies after the
@@ -79,7 +79,7 @@ def choose_target(
     """
     best: Firing | None = None
     best_position = -1
-    notes: list[str] = []
+    notes: list[tuple[str, str]] = []  # (trigger key, why it did not fire)
     position = pipeline.position(current) if pipeline.stage(current) is not None and current is not None else -1
     for trigger in triggers:
         if not trigger.enabled or pipeline.stage(trigger.stage_key) is None:
@@ -90,15 +90,16 @@ def choose_target(
             continue
         target = pipeline.position(trigger.stage_key)
         if trigger.stage_key == current:
-            notes.append(f"trigger {trigger.key}: the order is in {current} already")
+            notes.append((trigger.key, f"trigger {trigger.key}: the order is in {current} already"))
             continue
         if target < position and not trigger.allow_back:
-            notes.append(f"trigger {trigger.key}: {trigger.stage_key} is behind {current} (moving back is off)")
+            notes.append((trigger.key, f"trigger {trigger.key}: {trigger.stage_key} is behind {current} "
+                                       "(moving back is off)"))
             continue
         if trigger.condition:
             verdict = evaluate(Condition.model_validate(trigger.condition), snapshot, now=now, time_zone=time_zone)
             if not verdict.passed:
-                notes.append(f"trigger {trigger.key}: condition not met: {verdict.reason}")
+                notes.append((trigger.key, f"trigger {trigger.key}: condition not met: {verdict.reason}"))
                 continue
         if target > best_position:
             best, best_position = Firing(trigger, event), target

@@ -197,7 +197,7 @@ class ExecuteJob:
             await tx.finish_jobs(changes, now)
             await tx.log_many([
                 Activity(o.job.installation_id, "job", f"{o.job.rule_key}: {o.reason}", order_row_id=o.job.order_row_id,
-                         job_id=o.job.id, state=o.state.value) for o in live], now)
+                         job_id=o.job.id, state=o.state.value, rule_key=o.job.rule_key) for o in live], now)
             deferred = [o for o in live if o.state is JobState.SCHEDULED]
             for outcome in deferred:  # quiet hours: the attempt does not count
                 await tx.update_job(outcome.job.id, now, attempts=outcome.job.attempts - 1)
@@ -226,13 +226,14 @@ async def settle_successors(tx: AutomationTransaction, job: Job, state: JobState
             await tx.log(Activity(successor.installation_id, "job",
                                   f"{successor.rule_key}: released by {job.rule_key}, due "
                                   f"{due.isoformat(timespec='seconds')}", order_row_id=successor.order_row_id,
-                                  job_id=successor.id, state=JobState.SCHEDULED.value), now)
+                                  job_id=successor.id, state=JobState.SCHEDULED.value,
+                                  rule_key=successor.rule_key), now)
         else:
             reason = f"cancelled: the previous rule {job.rule_key} {state.value}"
             await tx.update_job(successor.id, now, state=JobState.CANCELLED, reason=reason)
             await tx.log(Activity(successor.installation_id, "job", f"{successor.rule_key}: {reason}",
                                   order_row_id=successor.order_row_id, job_id=successor.id,
-                                  state=JobState.CANCELLED.value), now)
+                                  state=JobState.CANCELLED.value, rule_key=successor.rule_key), now)
             cancelled = await tx.job(successor.id)
             if cancelled is not None:
                 await settle_successors(tx, cancelled, JobState.CANCELLED, now)

@@ -173,7 +173,8 @@ class HandleOrderEvents:
         settings = await tx.settings(order.installation_id)
         firing, notes = choose_target(pipeline, triggers, events, target, order.snapshot, now=now,
                                       time_zone=settings.time_zone)
-        activities = [Activity(order.installation_id, "trigger", note, order_row_id=order.id) for note in notes]
+        activities = [Activity(order.installation_id, "trigger", note, order_row_id=order.id, trigger_key=key)
+                      for key, note in notes]
         result: tuple[Trigger, list[Step]] | None = None
         if firing is not None:
             trigger = firing.trigger
@@ -187,12 +188,13 @@ class HandleOrderEvents:
             except NoPlan as exc:
                 activities.append(Activity(order.installation_id, "trigger", f"trigger {trigger.key} "
                                            f"({firing.event.name}) did not move the order: {exc}",
-                                           order_row_id=order.id))
+                                           order_row_id=order.id, trigger_key=trigger.key))
             else:
                 activities.append(Activity(order.installation_id, "trigger", f"trigger {trigger.key} fired on "
                                            f"{firing.event.name}: to {trigger.stage_key}"
                                            + (f" ({', '.join(step.describe() for step in steps)} in Saleor)"
-                                              if steps else ""), order_row_id=order.id))
+                                              if steps else ""), order_row_id=order.id,
+                                           trigger_key=trigger.key, stage_key=trigger.stage_key))
                 if steps:
                     await self._plan_move(tx, order, trigger, firing.event, now)
                 result = trigger, steps

@@ -45,7 +45,8 @@ class RecoverLeases:
                               "re-sent; check and resolve it")
                     await tx.update_job(job.id, now, state=state, lease_until=None, reason=reason)
                 await tx.log(Activity(job.installation_id, "job", f"{job.rule_key}: {reason}",
-                                      order_row_id=job.order_row_id, job_id=job.id, state=state.value), now)
+                                      order_row_id=job.order_row_id, job_id=job.id, state=state.value,
+                                      rule_key=job.rule_key), now)
                 recovered += 1
                 log.warning("job lease expired", extra={"job_id": job.id, "installation_id": job.installation_id,
                                                         "state": state.value})

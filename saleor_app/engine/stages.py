@@ -44,18 +44,19 @@ async def enter_stage(
     if current is not None:
         activities += [
             Activity(installation_id, "job", f"cancelled: order moved to {target}", order_row_id=order.id,
-                     job_id=job_id, state=JobState.CANCELLED.value)
+                     job_id=job_id, state=JobState.CANCELLED.value, stage_key=current.stage_key)
             for job_id in await tx.cancel_pending(current.id, f"order moved to {target}", now)
         ]
     entry = await tx.enter(installation_id, order.id, target, now, adopted=adopted, reason=reason)
     move = f"entered {target}" if current is None else f"moved from {current.stage_key} to {target}"
-    activities.append(Activity(installation_id, "stage", f"{move}: {reason}", order_row_id=order.id))
+    activities.append(Activity(installation_id, "stage", f"{move}: {reason}", order_row_id=order.id,
+                               stage_key=target))
     if adopted:
         activities.append(Activity(installation_id, "adopted", f"adopted in {target}: the order predates the "
-                                   "installation, its rules do not run", order_row_id=order.id))
+                                   "installation, its rules do not run", order_row_id=order.id, stage_key=target))
     elif without_rules is not None:
         activities.append(Activity(installation_id, "stage", f"the rules of {target} do not run: {without_rules}",
-                                   order_row_id=order.id))
+                                   order_row_id=order.id, stage_key=target))
     else:
         settings = await tx.settings(installation_id)
         if settings.paused:
@@ -101,7 +102,8 @@ async def plan_jobs(
         when = (f"due {planned.due_at.isoformat(timespec='seconds')}" if planned.due_at is not None
                 else f"waiting for {plan[planned.predecessor].rule.key}" if planned.predecessor is not None else "")
         activities.append(Activity(installation_id, "job", f"planned {planned.rule.key} ({planned.rule.kind}), "
-                                   f"{when}", order_row_id=order.id, job_id=job_id, state=planned.state.value))
+                                   f"{when}", order_row_id=order.id, job_id=job_id, state=planned.state.value,
+                                   rule_key=planned.rule.key, stage_key=entry.stage_key))
     return activities
 
 
@@ -133,7 +135,7 @@ async def plan_event_jobs(
         if job_id is not None:
             activities.append(Activity(order.installation_id, "job", f"planned {rule.key} ({rule.kind}) on "
                                        f"{event.name}", order_row_id=order.id, job_id=job_id,
-                                       state=planned.state.value))
+                                       state=planned.state.value, rule_key=rule.key))
     return activities
 
 

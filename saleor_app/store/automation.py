@@ -17,7 +17,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from saleor_app.domain.automation import Activity, AutomationSettings, Job, NewJob, OrderRecord, StageEntry
+from saleor_app.domain.automation import (
+    Activity,
+    ActivityFilter,
+    AutomationSettings,
+    Job,
+    LoggedActivity,
+    NewJob,
+    OrderRecord,
+    StageEntry,
+)
 from saleor_app.domain.installations import InstallationStatus
 from saleor_app.domain.jobs import CLAIMABLE, PENDING, JobState
 from saleor_app.domain.pipeline import Pipeline, Refund, Stage, StageMatch
@@ -151,6 +160,11 @@ def _columns(row: Any, table: Table) -> dict[str, Any] | None:
     """One table's part of a joined row, by column name; None when an outer join found nothing."""
     values = {column.name: row._mapping[column] for column in table.c}
     return None if values[next(iter(table.primary_key)).name] is None else values
+
+
+def _trigger_of(rule_key: str | None) -> str | None:
+    """A trigger's move job is keyed `trigger:<key>`: its log lines belong to the trigger."""
+    return rule_key.removeprefix("trigger:") if rule_key and rule_key.startswith("trigger:") else None
 
 
 def job_from_row(row: Mapping[Any, Any]) -> Job:
@@ -344,7 +358,8 @@ class SqlAutomationTransaction:
         if activities:
             await self._c.execute(insert(ACTIVITY), [
                 {"installation_id": a.installation_id, "order_row_id": a.order_row_id, "job_id": a.job_id,
-                 "kind": a.kind, "state": a.state, "message": a.message[:2000], "at": now} for a in activities])
+                 "kind": a.kind, "state": a.state, "message": a.message[:2000], "at": now, "stage_key": a.stage_key,
+                 "rule_key": a.rule_key, "trigger_key": a.trigger_key or _trigger_of(a.rule_key)} for a in activities])
 
     async def waiting_successors(self, job_ids: Sequence[int]) -> list[Job]:
         rows = await self._all(
@@ -363,11 +378,7 @@ class SqlAutomationTransaction:
         return [job_from_row(row) for row in rows]
 
     async def log(self, activity: Activity, now: datetime) -> None:
-        await self._c.execute(
-            insert(ACTIVITY).values(installation_id=activity.installation_id, order_row_id=activity.order_row_id,
-                                    job_id=activity.job_id, kind=activity.kind, state=activity.state,
-                                    message=activity.message[:2000], at=now)
-        )
+        await self.log_many([activity], now)
 
     async def rule_by_key(self, installation_id: int, key: str) -> Rule | None:
         row = await self._one(select(RULES).where(RULES.c.installation_id == installation_id, RULES.c.key == key))
@@ -425,6 +436,30 @@ class SqlAutomationTransaction:
         row = await self._one(select(TRIGGERS).where(TRIGGERS.c.installation_id == installation_id,
                                                      TRIGGERS.c.key == key))
         return trigger_from_row(row) if row is not None else None
+
+    async def activity(self, installation_id: int, where: ActivityFilter) -> list[LoggedActivity]:
+        statement = (
+            select(ACTIVITY, ORDERS.c.order_id, ORDERS.c.number)
+            .outerjoin(ORDERS, ORDERS.c.id == ACTIVITY.c.order_row_id)
+            .where(ACTIVITY.c.installation_id == installation_id)
+            .order_by(ACTIVITY.c.id.desc())
+            .limit(max(1, min(where.limit, 1000)))
+        )
+        for column, value in ((ACTIVITY.c.order_row_id, where.order_row_id), (ACTIVITY.c.stage_key, where.stage_key),
+                              (ACTIVITY.c.rule_key, where.rule_key), (ACTIVITY.c.trigger_key, where.trigger_key),
+                              (ACTIVITY.c.state, where.state)):
+            if value is not None:
+                statement = statement.where(column == value)
+        if where.since is not None:
+            statement = statement.where(ACTIVITY.c.at >= where.since)
+        if where.until is not None:
+            statement = statement.where(ACTIVITY.c.at < where.until)
+        if where.before_id is not None:
+            statement = statement.where(ACTIVITY.c.id < where.before_id)
+        return [LoggedActivity(id=row["id"], at=_must(row["at"]), kind=row["kind"], message=row["message"],
+                               state=row["state"], order_id=row["order_id"], order_number=row["number"],
+                               job_id=row["job_id"], stage_key=row["stage_key"], rule_key=row["rule_key"],
+                               trigger_key=row["trigger_key"]) for row in await self._all(statement)]
 
     async def trigger_by_id(self, trigger_id: int) -> Trigger | None:
         row = await self._one(select(TRIGGERS).where(TRIGGERS.c.id == trigger_id))
@@ -490,6 +525,39 @@ class SqlAutomationTransaction:
         await self._c.execute(insert(STAGES).values(installation_id=installation_id, key=stage.key, name=stage.name,
                                                     position=position, match=match_to_json(stage.match),
                                                     has_plan=stage.has_plan))
+
+    async def save_stage(self, installation_id: int, stage: Stage, position: int | None) -> None:
+        """Insert or update the stage with that key; position None keeps a stored stage's place or appends."""
+        values: dict[str, Any] = {"name": stage.name, "match": match_to_json(stage.match), "has_plan": stage.has_plan}
+        if position is not None:
+            values["position"] = position
+        updated = await self._c.execute(
+            update(STAGES).where(STAGES.c.installation_id == installation_id, STAGES.c.key == stage.key)
+            .values(**values).returning(STAGES.c.id))
+        if updated.first() is not None:
+            return
+        if position is None:
+            last = select(func.coalesce(func.max(STAGES.c.position), -1)).where(
+                STAGES.c.installation_id == installation_id)
+            values["position"] = (await self._c.execute(last)).scalar_one() + 1
+        await self._c.execute(insert(STAGES).values(installation_id=installation_id, key=stage.key, **values))
+
+    async def delete_stage(self, installation_id: int, key: str) -> None:
+        await self._c.execute(STAGES.delete().where(STAGES.c.installation_id == installation_id, STAGES.c.key == key))
+
+    async def orders_in_stage(self, installation_id: int, key: str) -> int:
+        """Orders in the stage now, or on their way into it (a write-back plan under way)."""
+        return int((await self._c.execute(
+            select(func.count()).select_from(ORDERS).where(
+                ORDERS.c.installation_id == installation_id, or_(ORDERS.c.stage_key == key, ORDERS.c.moving_to == key))
+        )).scalar_one())
+
+    async def set_rule_position(self, rule_id: int, position: int, now: datetime) -> None:
+        await self._c.execute(update(RULES).where(RULES.c.id == rule_id).values(position=position, updated_at=now))
+
+    async def set_trigger_position(self, trigger_id: int, position: int, now: datetime) -> None:
+        await self._c.execute(update(TRIGGERS).where(TRIGGERS.c.id == trigger_id)
+                              .values(position=position, updated_at=now))
 
     async def pending_jobs(self, installation_id: int) -> list[Job]:
         rows = await self._all(

@@ -209,7 +209,10 @@ class ActivityRow(SQLModel, table=True):
     """Every decision, with its reason: job state changes, stage moves, adoptions."""
 
     __tablename__ = "activity"
-    __table_args__ = (Index("ix_activity_order", "installation_id", "order_row_id", "id"),)
+    __table_args__ = (
+        Index("ix_activity_order", "installation_id", "order_row_id", "id"),
+        Index("ix_activity_installation", "installation_id", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     installation_id: int = Field(foreign_key="installations.id", ondelete="CASCADE")
@@ -217,5 +220,8 @@ class ActivityRow(SQLModel, table=True):
     job_id: int | None = Field(default=None, foreign_key="jobs.id", ondelete="CASCADE")
     kind: str = Field(max_length=32)
     state: str | None = Field(default=None, max_length=16)
+    stage_key: str | None = Field(default=None, max_length=63)
+    rule_key: str | None = Field(default=None, max_length=72)
+    trigger_key: str | None = Field(default=None, max_length=63)
     message: str = Field(max_length=2000)
     at: datetime = _utc(nullable=False)

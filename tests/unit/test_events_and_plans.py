@@ -85,11 +85,11 @@ def test_choose_target_furthest_forward_allow_back_and_conditions() -> None:
     assert firing is not None and firing.trigger.key == "b"
     back = [trig("a", "awaiting-payment", "order_paid")]
     firing, notes = choose_target(DEFAULT_PIPELINE, back, events, "paid", snapshot, now=NOW, time_zone="UTC")
-    assert firing is None and "moving back is off" in notes[0]
+    assert firing is None and "moving back is off" in notes[0][1]
     conditional = [trig("b", "shipped", "order_paid", condition={
         "match": "all", "rules": [{"field": "total", "op": "gt", "value": 1000}]})]
     firing, notes = choose_target(DEFAULT_PIPELINE, conditional, events, "paid", snapshot, now=NOW, time_zone="UTC")
-    assert firing is None and "condition not met" in notes[0]
+    assert firing is None and "condition not met" in notes[0][1]
 
 
 def stage(key: str) -> Stage:
