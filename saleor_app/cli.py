@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from saleor_app.backfill_cli import backfill_command
 from saleor_app.logs import configure_logging
 from saleor_app.settings import Settings
 
@@ -55,6 +56,9 @@ def generate_key_command() -> None:
     from saleor_app.store.secrets import generate_key
 
     typer.echo(generate_key())
+
+
+cli.command("backfill")(backfill_command)
 
 
 def main() -> None:
