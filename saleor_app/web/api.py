@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
+from saleor_app.domain import templates
 from saleor_app.domain.automation import ActivityFilter, LoggedActivity, OrderRecord
 from saleor_app.engine.dry_run import DryRunRefused, Rehearsal
 from saleor_app.saleor.dashboard_auth import DashboardUser, OrderManagerDep
@@ -121,3 +123,21 @@ def _rehearsal(item: Rehearsal) -> dict[str, Any]:
     return {"rule": item.rule_key, "name": item.name, "kind": item.kind, "runs": item.runs, "when": item.when,
             "dueAt": item.due_at.isoformat() if item.due_at else None, "condition": item.condition,
             "outcome": item.outcome}
+
+
+class TemplatePreviewRequest(BaseModel):
+    template: str = Field(max_length=100_000)
+    order: str | None = Field(default=None, description="an order's id or number; a sample order when omitted")
+    html: bool = False
+
+
+@router.post("/templates/preview")
+async def template_preview(body: TemplatePreviewRequest, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    """Render a template on a real order (its latest snapshot) or the sample order, with line/column problems."""
+    snapshot, stage = templates.sample_order(), None
+    if body.order:
+        order = await _order(request, user, body.order)
+        snapshot, stage = order.snapshot, (order.stage_key, order.stage_key) if order.stage_key else None
+    result = templates.preview(body.template, snapshot, shop_name="", stage=stage, autoescape=body.html)
+    return {"text": result.text, "length": result.length,
+            "problems": [{"message": p.message, "line": p.line, "column": p.column} for p in result.problems]}

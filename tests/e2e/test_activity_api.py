@@ -98,3 +98,17 @@ async def test_a_failed_job_is_previewed_and_replayed_with_the_rule_as_it_is_now
     assert await stack.job_states() == {"note": "succeeded"}
     again = await api(stack, "POST", f"/jobs/{job['id']}/replay")
     assert again.status_code == 409 and "only failed, dead and unknown" in again.json()["error"]["message"]
+
+
+async def test_template_preview_on_a_real_order_and_on_the_sample(stack: EngineStack) -> None:
+    order = await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    async with httpx.AsyncClient(base_url=stack.container.settings.app_url) as client:
+        real = await client.post("/api/v1/templates/preview", headers=stack.dashboard_headers(), json={
+            "template": "Order {{ order.number }} in {{ stage.key }}", "order": str(order.number)})
+        sample = await client.post("/api/v1/templates/preview", headers=stack.dashboard_headers(), json={
+            "template": "Hi {{ customer.first_name }}\n{{ order.shoe_size }}"})
+    assert real.status_code == 200, real.text
+    assert real.json()["text"] == f"Order {order.number} in awaiting-payment" and real.json()["problems"] == []
+    problems = sample.json()["problems"]
+    assert sample.json()["text"].startswith("Hi ") and problems and problems[0]["line"] == 2
