@@ -150,9 +150,11 @@ def build_container(
                              clock,
                              MoveOrder(automation, saleor.order_gateway, clock))
     recover_leases = RecoverLeases(automation, clock)
-    runner = InProcessRunner(automation, order_events.run_once, execute_job.run_batch, recover_leases, clock,
-                             ready=order_events.take_ready, followups=order_events.take_followups,
-                             concurrency=settings.runner_concurrency, lease=lease)
+    runner = InProcessRunner(
+        automation, lambda may_claim: order_events.run_once(may_claim=may_claim), execute_job.run_batch,
+        recover_leases, clock, ready=order_events.take_ready, followups=order_events.take_followups,
+        concurrency=settings.runner_concurrency, lease=lease,
+    )
     dry_run = DryRun(automation, saleor.order_gateway, PREVIEWS, clock)
     ingest = IngestWebhook(inbox, lifecycle, clock, on_stored=runner.wake)
     register = RegisterInstallation(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,6 +53,7 @@ class HandleOrderEvents:
         self._store = store
         self._lease = lease
         self._ready: list[int] = []  # jobs due now, claimed in the transaction that planned them
+        self._may_claim: Callable[[], bool] = lambda: True
         self._installations = installations
         self._gateways = gateways
         self._clock = clock
@@ -69,8 +70,10 @@ class HandleOrderEvents:
         followups, self._followups = self._followups, []
         return followups
 
-    async def run_once(self, limit: int = 200) -> int:
-        """Handle pending deliveries; returns how many were finished."""
+    async def run_once(self, limit: int = 200, *, may_claim: Callable[[], bool] = lambda: True) -> int:
+        """Handle pending deliveries; returns how many were finished. `may_claim` is asked right before jobs due
+        now are claimed with their move (a runner shutting down claims nothing new)."""
+        self._may_claim = may_claim
         items = await self._store.pending_inbox(limit)
         groups: dict[tuple[int, str | None], list[InboxItem]] = defaultdict(list)
         for item in items:
@@ -126,7 +129,8 @@ class HandleOrderEvents:
                                       reason=f"Saleor: {names}", adopted=adopted)
             if events and not self_caused:
                 await self._plan_event_rules(tx, order, events, read_at)
-            self._ready += await tx.claim_order_jobs(order.id, read_at, self._lease)
+            if self._may_claim():
+                self._ready += await tx.claim_order_jobs(order.id, read_at, self._lease)
             await tx.finish_inbox(ids, read_at)
         if target is not None:
             self._followups.append(mirror_stage(gateway, order_id, snapshot, target))

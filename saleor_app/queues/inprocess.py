@@ -23,7 +23,7 @@ class InProcessRunner:
     def __init__(
         self,
         store: AutomationStore,
-        handle_events: Callable[[], Awaitable[int]],
+        handle_events: Callable[[Callable[[], bool]], Awaitable[int]],
         execute: Callable[[list[int]], Coroutine[Any, Any, object]],
         recover: Callable[[], Awaitable[int]],
         clock: Clock,
@@ -102,7 +102,7 @@ class InProcessRunner:
                 pass
 
     async def _round(self) -> int:
-        handled = await self._handle_events()
+        handled = await self._handle_events(lambda: not self._stopping)
         batches = self._run_batches(self._ready())  # claimed with their stage move: no second claim
         free = self._concurrency - len(self._running)
         claimed: list[int] = []

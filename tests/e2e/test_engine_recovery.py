@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from saleor_app.domain import kinds
@@ -107,3 +108,39 @@ async def test_time_of_day_rule_across_the_spring_forward_night(settings) -> Non
         assert stack.notes() == []
         await stack.advance(timedelta(seconds=1))
         assert stack.notes() == ["02:30"]
+
+
+class SlowConfig(kinds.KindConfig):
+    seconds: float
+
+
+async def slow_send(ctx: ActionContext) -> str:
+    assert isinstance(ctx.config, SlowConfig)
+    SENT.append("started")
+    await asyncio.sleep(ctx.config.seconds)
+    SENT.append("finished")
+    return "slowly sent"
+
+
+kinds.register(kinds.RuleKind("test_slow", "Test slow send", SlowConfig, idempotent=False))
+
+
+async def test_shutdown_lets_a_running_job_finish_and_claims_nothing_new(settings) -> None:
+    async for stack in engine_stack(settings, extra_handlers={"test_slow": slow_send}):
+        SENT.clear()
+        await stack.rule(key="slow", stage="awaiting-payment", kind="test_slow", config={"seconds": 0.5})
+        await stack.rule(key="later", stage="awaiting-payment", kind="add_note", config={"message": "later"},
+                         delay_seconds=60)
+        runner = stack.container.runner
+        runner.start()
+        await stack.saleor.place_order(auto_confirm=True)
+        for _ in range(200):
+            if SENT:
+                break
+            await asyncio.sleep(0.01)
+        assert SENT == ["started"]
+        stack.clock.advance(timedelta(minutes=2))  # "later" is due now, but the runner is stopping
+        await runner.stop()
+        assert SENT == ["started", "finished"]  # the running job was not cut off
+        assert await stack.job_states() == {"slow": "succeeded", "later": "scheduled"}
+        assert stack.notes() == []

@@ -42,7 +42,7 @@ async def test_ready_jobs_run_before_the_follow_ups_start() -> None:
     async def mirror() -> None:
         events.append("follow-up")
 
-    async def handle() -> int:
+    async def handle(_may_claim: object) -> int:
         followups.append([mirror()])
         return 1
 
