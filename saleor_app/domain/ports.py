@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -296,7 +296,10 @@ class AutomationStore(Protocol):
 
     async def load_for_execution(self, job_ids: Sequence[int]) -> list[ExecutionInput]: ...
 
-    async def pending_inbox(self, limit: int) -> list[InboxItem]: ...
+    async def pending_inbox(self, limit: int, *, skip_orders: Collection[str] = ()) -> list[InboxItem]:
+        """Oldest pending deliveries of installations that are not deactivated, leaving out `skip_orders`
+        (orders whose re-read is backing off), so that they cannot hold up everyone else's."""
+        ...
 
     async def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[int]:
         """Move due jobs of unpaused installations to RUNNING with a lease, atomically; their ids."""

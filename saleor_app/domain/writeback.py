@@ -109,7 +109,8 @@ def remaining_lines(order: Mapping[str, Any]) -> tuple[FulfillmentLine, ...]:
         left = int(line.get("quantityToFulfill") or 0)
         if left <= 0:
             continue
-        name = line.get("productName") or line.get("id")
+        name = " ".join(str(part) for part in (line.get("productName"), line.get("variantName")) if part) \
+            or line.get("id")
         if ((line.get("variant") or {}).get("preorder")) is not None:
             raise NoPlan(f"line {name!r} is a preorder; Saleor cannot fulfil it until the preorder ends")
         for allocation in line.get("allocations") or []:

@@ -16,7 +16,7 @@ from saleor_app.domain.errors import PermanentError, RetryableError, SaleorRefus
 from saleor_app.domain.installations import Installation
 from saleor_app.domain.pipeline import Stage, resolve_stage
 from saleor_app.domain.ports import AutomationStore, Clock, GatewayFor, OrderGateway
-from saleor_app.domain.writeback import Action, NoPlan, Step, awaiting_approval, plan
+from saleor_app.domain.writeback import Action, Goal, NoPlan, Step, awaiting_approval, goal, plan
 from saleor_app.engine.stages import enter_stage, loop_detected, mirror_stage
 
 
@@ -43,6 +43,11 @@ class MoveOrder:
         snapshot = await gateway.get_order(order.order_id)
         if snapshot is None:
             raise SkipJob("the order no longer exists in Saleor")
+        if goal(stage.match) is Goal.SHIPPED and awaiting_approval(snapshot) \
+                and resolve_stage(pipeline, snapshot, stage_key) != stage_key:
+            # Waiting lines already count as fulfilled: there is nothing to fulfil, only staff to wait for.
+            raise AwaitingApproval(f"the fulfilment awaits approval in Saleor; {stage.name} follows once staff "
+                                   "approve it")
         try:
             steps = plan(stage, snapshot)
         except NoPlan as exc:

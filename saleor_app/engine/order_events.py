@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from saleor_app.domain.automation import Activity, NewJob, OrderRecord
-from saleor_app.domain.errors import AppAccessLost, RetryableError
+from saleor_app.domain.errors import AppAccessLost, PermanentError, RetryableError
 from saleor_app.domain.events import OrderEvent, infer_events
 from saleor_app.domain.installations import InstallationStatus
 from saleor_app.domain.jobs import MOVE_JOB, JobState
@@ -29,6 +29,7 @@ from saleor_app.domain.ports import (
     GatewayFor,
     InboxItem,
     InstallationRepository,
+    OrderGateway,
 )
 from saleor_app.domain.triggers import Trigger, choose_target
 from saleor_app.domain.writeback import NoPlan, Step, plan
@@ -58,7 +59,7 @@ class HandleOrderEvents:
         self._gateways = gateways
         self._clock = clock
         self._not_before: dict[tuple[int, str], datetime] = {}  # orders whose re-read failed: back off
-        self._followups: list[Coroutine[Any, Any, None]] = []
+        self._mirrors: dict[tuple[int, str], OrderGateway] = {}  # orders whose stage to mirror into Saleor
 
     def take_ready(self) -> list[int]:
         """Jobs claimed with their stage move: the runner executes them without claiming them again."""
@@ -67,20 +68,29 @@ class HandleOrderEvents:
 
     def take_followups(self) -> list[Coroutine[Any, Any, None]]:
         """Work that must not delay the jobs just planned (mirroring the stage into Saleor): the runner runs it."""
-        followups, self._followups = self._followups, []
-        return followups
+        mirrors, self._mirrors = self._mirrors, {}
+        return [self._mirror(installation_id, order_id, gateway)
+                for (installation_id, order_id), gateway in mirrors.items()]
 
     async def run_once(self, limit: int = 200, *, may_claim: Callable[[], bool] = lambda: True) -> int:
         """Handle pending deliveries; returns how many were finished. `may_claim` is asked right before jobs due
         now are claimed with their move (a runner shutting down claims nothing new)."""
         self._may_claim = may_claim
-        items = await self._store.pending_inbox(limit)
+        now = self._clock.now()
+        self._not_before = {key: until for key, until in self._not_before.items() if until > now}
+        items = await self._store.pending_inbox(limit, skip_orders=[order for _, order in self._not_before])
         groups: dict[tuple[int, str | None], list[InboxItem]] = defaultdict(list)
         for item in items:
             groups[(item.installation_id, item.order_id)].append(item)
         finished = 0
         for (installation_id, order_id), group in groups.items():
-            finished += await self._handle(installation_id, order_id, group)
+            try:
+                finished += await self._handle(installation_id, order_id, group)
+            except Exception:  # a bug or a database blip on one order must not stop every other order
+                log.exception("handling an order's deliveries failed; retrying later",
+                              extra={"installation_id": installation_id, "order_id": order_id})
+                if order_id is not None:
+                    self._not_before[(installation_id, order_id)] = self._clock.now() + RETRY_AFTER
         return finished
 
     async def _handle(self, installation_id: int, order_id: str | None, items: list[InboxItem]) -> int:
@@ -108,6 +118,16 @@ class HandleOrderEvents:
             self._not_before[(installation_id, order_id)] = now + RETRY_AFTER
             log.warning("order re-read failed; deliveries stay pending", extra={**extra, "reason": str(exc)})
             return 0
+        except PermanentError as exc:  # Saleor cannot return this order (seen: seed data it cannot serialise)
+            log.warning("Saleor cannot return the order; its deliveries are set aside",
+                        extra={**extra, "reason": str(exc)})
+            async with self._store.transaction() as tx:
+                await tx.finish_inbox(ids, now, state="failed")
+                known = await tx.order(installation_id, order_id)
+                await tx.log(Activity(installation_id, "order", f"Saleor could not return order {order_id}, so "
+                                      f"its webhooks were set aside: {exc}",
+                                      order_row_id=known.id if known else None), now)
+            return len(ids)
         self._not_before.pop((installation_id, order_id), None)
         read_at = self._clock.now()
         self_caused = all(item.self_caused for item in items)
@@ -133,8 +153,18 @@ class HandleOrderEvents:
                 self._ready += await tx.claim_order_jobs(order.id, read_at, self._lease)
             await tx.finish_inbox(ids, read_at)
         if target is not None:
-            self._followups.append(mirror_stage(gateway, order_id, snapshot, target))
+            self._mirrors[(installation_id, order_id)] = gateway
         return len(ids)
+
+    async def _mirror(self, installation_id: int, order_id: str, gateway: OrderGateway) -> None:
+        """Mirror the stage the order is in when this runs, not when it was queued: follow-ups of several rounds
+        may run out of order, and an older one must not write an older stage over a newer one. While a
+        write-back plan is under way, its move mirrors the final stage itself."""
+        async with self._store.transaction() as tx:
+            order = await tx.order(installation_id, order_id)
+        if order is None or order.stage_key is None or order.moving_to is not None:
+            return
+        await mirror_stage(gateway, order_id, order.snapshot, order.stage_key)
 
     async def _move(self, tx: AutomationTransaction, existing: OrderRecord | None, order: OrderRecord,
                     events: list[OrderEvent], *, reason: str, adopted: bool) -> str | None:

@@ -7,7 +7,7 @@ the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so several processe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
 from typing import Any, cast
@@ -659,15 +659,19 @@ class SqlAutomationStore:
             )
         return [found[job_id] for job_id in job_ids if job_id in found]
 
-    async def pending_inbox(self, limit: int) -> list[InboxItem]:
+    async def pending_inbox(self, limit: int, *, skip_orders: Collection[str] = ()) -> list[InboxItem]:
+        statement = (
+            select(INBOX.c.id, INBOX.c.installation_id, INBOX.c.event, INBOX.c.order_id, INBOX.c.self_caused,
+                   INBOX.c.parse_error)
+            .join(INSTALLATIONS, INSTALLATIONS.c.id == INBOX.c.installation_id)
+            # A deactivated installation's deliveries wait (its token does not work) without holding up the rest.
+            .where(INBOX.c.state == "pending", INSTALLATIONS.c.status != InstallationStatus.INACTIVE.value)
+            .order_by(INBOX.c.id).limit(limit)
+        )
+        if skip_orders:
+            statement = statement.where(or_(INBOX.c.order_id.is_(None), INBOX.c.order_id.not_in(list(skip_orders))))
         async with self._engine.connect() as connection:
-            rows = (
-                await connection.execute(
-                    select(INBOX.c.id, INBOX.c.installation_id, INBOX.c.event, INBOX.c.order_id, INBOX.c.self_caused,
-                           INBOX.c.parse_error)
-                    .where(INBOX.c.state == "pending").order_by(INBOX.c.id).limit(limit)
-                )
-            ).mappings().all()
+            rows = (await connection.execute(statement)).mappings().all()
         return [InboxItem(r["id"], r["installation_id"], r["event"], r["order_id"], bool(r["self_caused"]),
                           r["parse_error"]) for r in rows]
 

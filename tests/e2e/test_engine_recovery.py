@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from saleor_app.domain import kinds
 from saleor_app.engine.execute import ActionContext
+from saleor_app.store.tables import WebhookInboxRow
 from tests.e2e.engine_stack import engine_stack
 
 SENT: list[str] = []
@@ -144,3 +145,33 @@ async def test_shutdown_lets_a_running_job_finish_and_claims_nothing_new(setting
         assert SENT == ["started", "finished"]  # the running job was not cut off
         assert await stack.job_states() == {"slow": "succeeded", "later": "scheduled"}
         assert stack.notes() == []
+
+
+async def test_an_order_saleor_cannot_return_is_set_aside_and_blocks_nobody(settings) -> None:
+    async for stack in engine_stack(settings):
+        await stack.rule(key="note", stage="awaiting-payment", kind="add_note", config={"message": "hi"})
+        broken = stack.saleor.create_order()
+        stack.saleor.state.unreadable.add(broken.uuid)
+        await stack.saleor.complete_draft(broken, auto_confirm=True)
+        fine = await stack.saleor.place_order(auto_confirm=True)
+        await stack.settle()
+        assert await stack.order_stage(fine.id) == "awaiting-payment" and stack.notes() == ["hi"]
+        assert await stack.order_stage(broken.id) is None
+        inbox = await stack.rows(WebhookInboxRow.__table__)  # type: ignore[attr-defined]
+        assert {row["state"] for row in inbox if row["order_id"] == broken.id} == {"failed"}
+        assert any("Saleor could not return order" in line and "OrderOriginEnum" in line
+                   for line in await stack.activity())
+
+
+async def test_orders_whose_re_read_backs_off_do_not_hold_up_the_others(settings) -> None:
+    async for stack in engine_stack(settings):
+        stuck = await stack.saleor.place_order(auto_confirm=True)
+        stack.saleor.fail_graphql(times=1, status=503)  # the first re-read (the stuck order's) fails
+        await stack.container.order_events.run_once()
+        assert await stack.order_stage(stuck.id) is None
+        fresh = await stack.saleor.place_order(auto_confirm=True)
+        assert await stack.container.order_events.run_once(limit=1) == 1  # the stuck order is skipped over
+        assert await stack.order_stage(fresh.id) == "awaiting-payment"
+        stack.clock.advance(timedelta(seconds=6))
+        await stack.settle()
+        assert await stack.order_stage(stuck.id) == "awaiting-payment"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -100,6 +101,9 @@ async def test_move_to_paid_confirms_and_marks_paid_and_the_stage_in_between_run
     assert (await stack.job_states())["go"] == "succeeded"
     assert stack.saleor.order_view(order)["privateMetadata"] == [
         {"__typename": "MetadataItem", "key": "order-automation.stage", "value": "paid"}]
+    writes = [m.variables["input"][0]["value"] for m in stack.saleor.mutations if m.name == "updatePrivateMetadata"]
+    assert writes[-1] == "paid" and "awaiting-payment" not in writes  # the stage passed through is not mirrored
+    assert len(writes) <= 2, writes
 
 
 async def test_move_to_shipped_fulfils_the_remaining_lines(stack: EngineStack) -> None:
@@ -120,6 +124,13 @@ async def test_move_to_shipped_waits_while_the_fulfilment_awaits_approval(stack:
     job = next(job for job in await stack.jobs() if job["rule_key"] == "ship")
     assert job["state"] == "retrying" and "awaits approval" in job["reason"]
     assert await stack.order_stage(order.id) == "awaiting-payment"  # not bounced anywhere
+    await stack.advance(timedelta(minutes=30))  # retries keep waiting (Saleor already counts the lines fulfilled)
+    job = next(job for job in await stack.jobs() if job["rule_key"] == "ship")
+    assert job["state"] == "retrying" and "awaits approval" in job["reason"]
+    assert [m for m in mutations(stack) if m == "orderFulfill"] == ["orderFulfill"]  # never fulfilled twice
+    await stack.saleor.approve_fulfillments(order)
+    await stack.settle()
+    assert await stack.order_stage(order.id) == "shipped"
 
 
 async def test_move_to_cancelled_and_to_awaiting_payment(stack: EngineStack) -> None:

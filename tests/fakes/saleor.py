@@ -307,6 +307,10 @@ class FakeSaleor:
     async def place_order(self, *, auto_confirm: bool | None = None, **order: Any) -> Order:
         return await self.complete_draft(self.create_order(**order), auto_confirm=auto_confirm)
 
+    async def approve_fulfillments(self, order: Order) -> None:
+        """Staff approves the order's fulfilments that wait for approval (channel auto-approval off)."""
+        await self._deliverer.dispatch(self.actions.approve_fulfillments(STAFF, order).events)
+
     async def expire_order(self, order: Order) -> None:
         """expire_orders_task: ORDER_EXPIRED, ORDER_UPDATED with `issuingPrincipal: null`."""
         await self._deliverer.dispatch(self.actions.expire(order).events)

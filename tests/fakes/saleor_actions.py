@@ -176,10 +176,9 @@ class SaleorActions:
             created=self.state.now(), warehouse=self.state.warehouse,
             lines=[(self.state.next_pk("fulfillment_line"), line, qty) for line, qty in requested if qty > 0])
         target.fulfillments.append(fulfillment)
-        if approved:
-            for line, quantity in requested:
-                line.quantity_fulfilled += quantity
-            self._update_status(target)
+        for line, quantity in requested:  # waiting lines count as fulfilled too (seen on Saleor 3.23.28)
+            line.quantity_fulfilled += quantity
+        self._update_status(target)
         self.touch(target)
         notify = input.get("notifyCustomer")
         events = []
@@ -232,8 +231,26 @@ class SaleorActions:
             requested.append((line, total))
         return requested
 
+    def approve_fulfillments(self, caller: Caller, order: Order) -> Outcome:
+        """Staff orderFulfillmentApprove of every waiting fulfilment: FULFILLMENT_CREATED, ORDER_UPDATED and,
+        once all is shipped, ORDER_FULFILLED (the order seen on Saleor 3.23.28)."""
+        require(caller, "MANAGE_ORDERS")
+        events = []
+        for fulfillment in order.fulfillments:
+            if fulfillment.status == "WAITING_FOR_APPROVAL":
+                fulfillment.status = "FULFILLED"
+                events.append(self.emit(caller, "FULFILLMENT_CREATED", order, fulfillment=fulfillment,
+                                        notify_customer=True))
+        self._update_status(order)
+        self.touch(order)
+        events.append(self.emit(caller, "ORDER_UPDATED", order))
+        if order.status == "FULFILLED":
+            events.append(self.emit(caller, "ORDER_FULFILLED", order))
+        return Outcome({"order": self.state.order_view(order)}, events)
+
     def _update_status(self, order: Order) -> None:
-        fulfilled = sum(line.quantity_fulfilled for line in order.lines)
+        # Only approved fulfilments move the status; lines waiting for approval already count as fulfilled.
+        fulfilled = sum(quantity for f in order.fulfillments if f.status == "FULFILLED" for _, _, quantity in f.lines)
         total = sum(line.spec.quantity for line in order.lines)
         if fulfilled > 0:  # derived like update_order_status; an UNCONFIRMED order is not confirmed by it
             order.status = "FULFILLED" if fulfilled >= total else "PARTIALLY_FULFILLED"

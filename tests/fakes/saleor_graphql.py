@@ -168,6 +168,8 @@ class GraphQLApi:
                               if o.external_reference == args["externalReference"]), None)
             else:
                 found = state.order(args.get("id"))
+            if found is not None and found.uuid in state.unreadable:
+                raise FieldError('Expected a value of type "OrderOriginEnum" but received: ')
             return state.order_view(found) if found else None
 
         def orders(args: dict[str, Any]) -> Any:
