@@ -16,7 +16,7 @@ from saleor_app.saleor.register import register_router
 from saleor_app.saleor.responses import ApiError, api_error_handler
 from saleor_app.saleor.webhooks import WebhookHandler, WebhookIngress
 from saleor_app.settings import Settings
-from saleor_app.web import api, backfill_api
+from saleor_app.web import api, backfill_api, config_api
 from saleor_app.web.health import health_router
 from saleor_app.web.inbound import inbound_router
 from saleor_app.web.pages import pages_router
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.dashboard_auth = DashboardAuthenticator(container.installations, container.keys)
     app.include_router(api.router)
     app.include_router(backfill_api.router)
+    app.include_router(config_api.router)
     app.include_router(inbound_router(container.inbound))
     app.include_router(health_router(container.engine))
     app.include_router(pages_router(settings.app_url))

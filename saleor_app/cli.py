@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from saleor_app.backfill_cli import backfill_command
+from saleor_app.config_cli import config_app
 from saleor_app.logs import configure_logging
 from saleor_app.settings import Settings
 
@@ -59,6 +60,7 @@ def generate_key_command() -> None:
 
 
 cli.command("backfill")(backfill_command)
+cli.add_typer(config_app, name="config")
 
 
 def main() -> None:

@@ -3,6 +3,10 @@
 A new or re-enabled rule does not apply to orders already in its stage (as in Bitrix24). Disabling or deleting
 a rule cancels its pending jobs; a changed rule's pending jobs run with the new config (jobs read it when they
 run). Lifting a pause either lets the waiting jobs run or cancels them: the merchant chooses.
+
+Automation as code: `export_config` gives the whole configuration as one document and `apply_config` makes the
+installation's configuration the document's, in ONE transaction, after every reference has been checked; a
+problem anywhere leaves everything as it was.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from saleor_app.domain.automation import Activity, AutomationSettings, Job
+from saleor_app.domain.config_document import ConfigDocument, ConfigFileError, ConfigProblem
+from saleor_app.domain.config_file import check_config, document_from, target_problem
+from saleor_app.domain.config_yaml import Locator
 from saleor_app.domain.errors import PermanentError
 from saleor_app.domain.jobs import JobState
 from saleor_app.domain.kinds import ChangeStageConfig
@@ -22,7 +29,7 @@ from saleor_app.domain.ports import AutomationStore, AutomationTransaction, Cloc
 from saleor_app.domain.rules import Rule, RuleSpec
 from saleor_app.domain.schedule import QuietHours
 from saleor_app.domain.triggers import Trigger, TriggerSpec
-from saleor_app.domain.writeback import has_plan
+from saleor_app.engine.config_plan import ApplyReport, ConfigPlan, plan_config
 from saleor_app.engine.execute import settle_successors
 
 
@@ -139,6 +146,73 @@ class ConfigureAutomation:
                          now)
         return cancelled
 
+    async def export_config(self, installation_id: int) -> ConfigDocument:
+        async with self._store.transaction() as tx:
+            return document_from(await tx.settings(installation_id), await tx.pipeline(installation_id),
+                                 await tx.all_rules(installation_id), await tx.triggers(installation_id))
+
+    async def apply_config(self, installation_id: int, document: ConfigDocument, *, dry_run: bool = False,
+                           locate: Locator | None = None) -> ApplyReport:
+        """Make the installation's configuration the document's, all or nothing; with `dry_run`, only say what
+        would change. ConfigFileError (located with `locate`, the parsed text's positions) lists every problem."""
+        try:
+            checked = check_config(document)
+            async with self._store.transaction() as tx:
+                plan = plan_config(checked, await tx.settings(installation_id), await tx.pipeline(installation_id),
+                                   await tx.all_rules(installation_id), await tx.triggers(installation_id))
+                problems = []
+                for key in plan.stage_deletes:
+                    count = await tx.orders_in_stage(installation_id, key)
+                    if count:
+                        problems.append(ConfigProblem(("stages",), f"stage {key!r} is missing, but {count} order(s) "
+                                                                   "are in it; keep it until they have left"))
+                if problems:
+                    raise ConfigFileError(problems)
+                cancellations = _cancellations(plan)
+                plan.report.dry_run = dry_run
+                for rule, _ in cancellations:
+                    plan.report.cancelled_jobs += len(await tx.pending_jobs_of_rule(rule.id))
+                if not dry_run:
+                    await self._write(tx, installation_id, plan, cancellations)
+                return plan.report
+        except ConfigFileError as exc:
+            raise exc.located(locate) from None
+
+    async def _write(self, tx: AutomationTransaction, installation_id: int, plan: ConfigPlan,
+                     cancellations: list[tuple[Rule, str]]) -> None:
+        now = self._clock.now()
+        if plan.settings is not None:
+            await tx.save_settings(installation_id, plan.settings, now)
+        for rule, reason in cancellations:
+            await self._cancel_rule_jobs(tx, rule, reason)
+        for rule in plan.rule_deletes:
+            await tx.delete_rule(rule.id)
+        for trigger in plan.trigger_deletes:
+            await tx.delete_trigger(trigger.id)
+        for key in plan.stage_deletes:
+            await tx.delete_stage(installation_id, key)
+        for stage, position in plan.stage_writes:
+            await tx.save_stage(installation_id, stage, position)
+        for spec, _ in plan.rule_saves:
+            await tx.save_rule(installation_id, spec, now)
+        for key, position in plan.rule_positions.items():
+            saved = await tx.rule_by_key(installation_id, key)
+            if saved is not None and saved.position != position:
+                await tx.set_rule_position(saved.id, position, now)
+        for trigger_spec, stored in plan.trigger_saves:
+            secret = None
+            if trigger_spec.event == "inbound_webhook" and self._encrypt is not None and (
+                    stored is None or await tx.trigger_secret(stored.id) is None):
+                secret = self._encrypt(secrets.token_urlsafe(24))
+            await tx.save_trigger(installation_id, trigger_spec, now, secret)
+        for key, position in plan.trigger_positions.items():
+            placed = await tx.trigger_by_key(installation_id, key)
+            if placed is not None and placed.position != position:
+                await tx.set_trigger_position(placed.id, position, now)
+        if not plan.report.unchanged:
+            await tx.log(Activity(installation_id, "settings", f"configuration imported: {plan.report.summary()}"),
+                         now)
+
     async def _cancel_rule_jobs(self, tx: AutomationTransaction, rule: Rule, reason: str) -> None:
         now = self._clock.now()
         for job in await tx.pending_jobs_of_rule(rule.id):
@@ -147,13 +221,20 @@ class ConfigureAutomation:
 
 def _check_target(pipeline: Pipeline, key: str, field: str) -> None:
     """A move's target must exist and have a write-back plan (custom stages are metadata only)."""
-    target = pipeline.stage(key)
-    if target is None:
-        raise ConfigurationError(field, f"there is no stage {key!r}; known: "
-                                 f"{', '.join(stage.key for stage in pipeline.stages)}")
-    if not has_plan(target):
-        raise ConfigurationError(field, f"{target.name} follows Saleor's state and has no write-back plan, so "
-                                 "orders cannot be moved there; choose a stage such as Paid, Shipped or a custom stage")
+    problem = target_problem(pipeline, key)
+    if problem is not None:
+        raise ConfigurationError(field, problem)
+
+
+def _cancellations(plan: ConfigPlan) -> list[tuple[Rule, str]]:
+    """Rules whose pending jobs an import cancels, as saving them one by one would: removed, disabled, moved."""
+    found = [(rule, "cancelled: the rule was removed (configuration import)") for rule in plan.rule_deletes]
+    for spec, before in plan.rule_saves:
+        if before is not None and before.enabled and not spec.enabled:
+            found.append((before, "cancelled: the rule was disabled"))
+        elif before is not None and before.stage_key != spec.stage:
+            found.append((before, "cancelled: the rule moved to another stage"))
+    return found
 
 
 def _with_pause(settings: AutomationSettings, paused: bool) -> AutomationSettings:
@@ -163,5 +244,5 @@ def _with_pause(settings: AutomationSettings, paused: bool) -> AutomationSetting
 async def _cancel(tx: AutomationTransaction, job: Job, reason: str, now: datetime) -> None:
     await tx.update_job(job.id, now, state=JobState.CANCELLED, reason=reason, lease_until=None)
     await tx.log(Activity(job.installation_id, "job", f"{job.rule_key}: {reason}", order_row_id=job.order_row_id,
-                          job_id=job.id, state=JobState.CANCELLED.value), now)
+                          job_id=job.id, state=JobState.CANCELLED.value, rule_key=job.rule_key), now)
     await settle_successors(tx, job, JobState.CANCELLED, now)

@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "saleor_app"
 ADAPTERS = {"store", "saleor", "providers", "queues", "web"}
 TOP = {"wiring", "app", "cli"}
-DOMAIN_ALLOWED_THIRD_PARTY = {"pydantic", "orjson", "liquid", "phonenumbers"}
+DOMAIN_ALLOWED_THIRD_PARTY = {"pydantic", "orjson", "liquid", "phonenumbers", "yaml"}
 
 
 def imports_of(path: Path) -> set[str]:
