@@ -175,9 +175,11 @@ class AutomationTransaction(Protocol):
     async def entry(self, entry_id: int) -> StageEntry | None: ...
 
     async def enter(
-        self, installation_id: int, order_row_id: int, stage_key: str, at: datetime, *, adopted: bool, reason: str
+        self, installation_id: int, order_row_id: int, stage_key: str, at: datetime, *, adopted: bool, reason: str,
+        leaving: int | None,
     ) -> StageEntry:
-        """Close the open entry (if any) and open one in `stage_key`; the database allows one open entry."""
+        """Close the open entry `leaving` (the caller read it) and open one in `stage_key`; the database allows one
+        open entry per order, so a concurrent move fails here rather than leaving two."""
         ...
 
     async def cancel_pending(self, entry_id: int, reason: str, now: datetime) -> list[int]: ...

@@ -47,7 +47,8 @@ async def enter_stage(
                      job_id=job_id, state=JobState.CANCELLED.value, stage_key=current.stage_key)
             for job_id in await tx.cancel_pending(current.id, f"order moved to {target}", now)
         ]
-    entry = await tx.enter(installation_id, order.id, target, now, adopted=adopted, reason=reason)
+    entry = await tx.enter(installation_id, order.id, target, now, adopted=adopted, reason=reason,
+                           leaving=current.id if current is not None else None)
     move = f"entered {target}" if current is None else f"moved from {current.stage_key} to {target}"
     activities.append(Activity(installation_id, "stage", f"{move}: {reason}", order_row_id=order.id,
                                stage_key=target))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
@@ -188,9 +189,64 @@ def job_from_row(row: Mapping[Any, Any]) -> Job:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Config:
+    """An installation's automation configuration, as of one `config_version`."""
+
+    settings: AutomationSettings
+    pipeline: Pipeline
+    rules: tuple[Rule, ...]
+    triggers: tuple[Trigger, ...]
+
+
+ConfigCache = dict[int, tuple[int, _Config]]  # installation id → (config_version, config)
+
+
 class SqlAutomationTransaction:
-    def __init__(self, connection: AsyncConnection) -> None:
+    """Configuration (settings, stages, rules, triggers) is read through a cache keyed by the installation's
+    `config_version`, which every configuration write bumps in the same transaction: each transaction still
+    reads the version, so every process sees a change as soon as it commits, and a webhook costs one read of
+    configuration instead of five (each statement is a thread round trip on SQLite)."""
+
+    def __init__(self, connection: AsyncConnection, cache: ConfigCache | None = None) -> None:
         self._c = connection
+        self._cache: ConfigCache = cache if cache is not None else {}
+        self._memo: dict[int, _Config] = {}
+
+    async def _config(self, installation_id: int) -> _Config:
+        memo = self._memo.get(installation_id)
+        if memo is not None:
+            return memo
+        row = await self._one(select(SETTINGS).where(SETTINGS.c.installation_id == installation_id))
+        version = row["config_version"] if row is not None else None
+        cached = self._cache.get(installation_id)
+        if cached is not None and version is not None and cached[0] == version:
+            config = cached[1]
+        else:
+            stages = await self._all(
+                select(STAGES).where(STAGES.c.installation_id == installation_id).order_by(STAGES.c.position))
+            rules = await self._all(select(RULES).where(RULES.c.installation_id == installation_id)
+                                    .order_by(RULES.c.position, RULES.c.id))
+            triggers = await self._all(select(TRIGGERS).where(TRIGGERS.c.installation_id == installation_id)
+                                       .order_by(TRIGGERS.c.position, TRIGGERS.c.id))
+            config = _Config(settings_from_row(row), Pipeline(tuple(stage_from_row(r) for r in stages)),
+                             tuple(rule_from_row(r) for r in rules), tuple(trigger_from_row(r) for r in triggers))
+            if version is not None:
+                self._cache[installation_id] = (version, config)
+        self._memo[installation_id] = config
+        return config
+
+    async def _changed(self, installation_id: int) -> None:
+        """A configuration write: bump the version (creating the settings row if need be), forget what was read."""
+        self._memo.pop(installation_id, None)
+        self._cache.pop(installation_id, None)
+        bumped = await self._c.execute(
+            update(SETTINGS).where(SETTINGS.c.installation_id == installation_id)
+            .values(config_version=SETTINGS.c.config_version + 1).returning(SETTINGS.c.installation_id))
+        if bumped.first() is None:
+            await self._c.execute(insert(SETTINGS).values(installation_id=installation_id, paused=False,
+                                                          time_zone="UTC", config_version=1,
+                                                          updated_at=datetime.now(UTC)))
 
     async def _one(self, statement: Any) -> RowMapping | None:
         return (await self._c.execute(statement)).mappings().first()
@@ -199,21 +255,13 @@ class SqlAutomationTransaction:
         return (await self._c.execute(statement)).mappings().all()
 
     async def settings(self, installation_id: int) -> AutomationSettings:
-        return settings_from_row(await self._one(select(SETTINGS).where(SETTINGS.c.installation_id == installation_id)))
+        return (await self._config(installation_id)).settings
 
     async def pipeline(self, installation_id: int) -> Pipeline:
-        rows = await self._all(
-            select(STAGES).where(STAGES.c.installation_id == installation_id).order_by(STAGES.c.position)
-        )
-        return Pipeline(tuple(stage_from_row(row) for row in rows))
+        return (await self._config(installation_id)).pipeline
 
     async def rules(self, installation_id: int, stage_key: str) -> list[Rule]:
-        rows = await self._all(
-            select(RULES)
-            .where(RULES.c.installation_id == installation_id, RULES.c.stage_key == stage_key)
-            .order_by(RULES.c.position, RULES.c.id)
-        )
-        return [rule_from_row(row) for row in rows]
+        return [rule for rule in (await self._config(installation_id)).rules if rule.stage_key == stage_key]
 
     async def rule(self, rule_id: int) -> Rule | None:
         row = await self._one(select(RULES).where(RULES.c.id == rule_id))
@@ -263,12 +311,11 @@ class SqlAutomationTransaction:
         return entry_from_row(row) if row is not None else None
 
     async def enter(
-        self, installation_id: int, order_row_id: int, stage_key: str, at: datetime, *, adopted: bool, reason: str
+        self, installation_id: int, order_row_id: int, stage_key: str, at: datetime, *, adopted: bool, reason: str,
+        leaving: int | None,
     ) -> StageEntry:
-        await self._c.execute(
-            update(ENTRIES).where(ENTRIES.c.order_row_id == order_row_id, ENTRIES.c.left_at.is_(None))
-            .values(left_at=at)
-        )
+        if leaving is not None:
+            await self._c.execute(update(ENTRIES).where(ENTRIES.c.id == leaving).values(left_at=at))
         result = await self._c.execute(
             insert(ENTRIES).values(installation_id=installation_id, order_row_id=order_row_id, stage_key=stage_key,
                                    entered_at=at, adopted=adopted, reason=reason[:500])
@@ -407,30 +454,26 @@ class SqlAutomationTransaction:
                                                        position=position, **values))
         else:
             await self._c.execute(update(RULES).where(RULES.c.id == existing.id).values(**values))
+        await self._changed(installation_id)
         saved = await self.rule_by_key(installation_id, spec.key)
         assert saved is not None
         return saved
 
     async def delete_rule(self, rule_id: int) -> None:
-        await self._c.execute(RULES.delete().where(RULES.c.id == rule_id))
+        deleted = await self._c.execute(RULES.delete().where(RULES.c.id == rule_id).returning(RULES.c.installation_id))
+        for (installation_id,) in deleted.all():
+            await self._changed(installation_id)
 
     async def event_rules(self, installation_id: int, events: Sequence[str]) -> list[Rule]:
-        rows = await self._all(
-            select(RULES)
-            .where(RULES.c.installation_id == installation_id, RULES.c.event.in_(list(events)))
-            .order_by(RULES.c.event, RULES.c.position, RULES.c.id)
-        )
-        return [rule_from_row(row) for row in rows]
+        wanted = set(events)
+        chosen = [rule for rule in (await self._config(installation_id)).rules if rule.event in wanted]
+        return sorted(chosen, key=lambda rule: (rule.event or "", rule.position, rule.id))
 
     async def all_rules(self, installation_id: int) -> list[Rule]:
-        rows = await self._all(select(RULES).where(RULES.c.installation_id == installation_id)
-                               .order_by(RULES.c.position, RULES.c.id))
-        return [rule_from_row(row) for row in rows]
+        return list((await self._config(installation_id)).rules)
 
     async def triggers(self, installation_id: int) -> list[Trigger]:
-        rows = await self._all(select(TRIGGERS).where(TRIGGERS.c.installation_id == installation_id)
-                               .order_by(TRIGGERS.c.position, TRIGGERS.c.id))
-        return [trigger_from_row(row) for row in rows]
+        return list((await self._config(installation_id)).triggers)
 
     async def trigger_by_key(self, installation_id: int, key: str) -> Trigger | None:
         row = await self._one(select(TRIGGERS).where(TRIGGERS.c.installation_id == installation_id,
@@ -492,12 +535,16 @@ class SqlAutomationTransaction:
                                                           position=position, **values))
         else:
             await self._c.execute(update(TRIGGERS).where(TRIGGERS.c.id == existing.id).values(**values))
+        await self._changed(installation_id)
         saved = await self.trigger_by_key(installation_id, spec.key)
         assert saved is not None
         return saved
 
     async def delete_trigger(self, trigger_id: int) -> None:
-        await self._c.execute(TRIGGERS.delete().where(TRIGGERS.c.id == trigger_id))
+        deleted = await self._c.execute(
+            TRIGGERS.delete().where(TRIGGERS.c.id == trigger_id).returning(TRIGGERS.c.installation_id))
+        for (installation_id,) in deleted.all():
+            await self._changed(installation_id)
 
     async def set_moving(self, order_row_id: int, stage_key: str | None, now: datetime) -> None:
         await self._c.execute(update(ORDERS).where(ORDERS.c.id == order_row_id).values(
@@ -518,6 +565,7 @@ class SqlAutomationTransaction:
         builder = sqlite.insert if self._c.dialect.name == "sqlite" else postgresql.insert
         statement = builder(SETTINGS).values(installation_id=installation_id, **values)
         await self._c.execute(statement.on_conflict_do_update(index_elements=["installation_id"], set_=values))
+        await self._changed(installation_id)
 
     async def add_stage(self, installation_id: int, stage: Stage) -> None:
         last = select(func.coalesce(func.max(STAGES.c.position), -1)).where(STAGES.c.installation_id == installation_id)
@@ -525,10 +573,12 @@ class SqlAutomationTransaction:
         await self._c.execute(insert(STAGES).values(installation_id=installation_id, key=stage.key, name=stage.name,
                                                     position=position, match=match_to_json(stage.match),
                                                     has_plan=stage.has_plan))
+        await self._changed(installation_id)
 
     async def save_stage(self, installation_id: int, stage: Stage, position: int | None) -> None:
         """Insert or update the stage with that key; position None keeps a stored stage's place or appends."""
         values: dict[str, Any] = {"name": stage.name, "match": match_to_json(stage.match), "has_plan": stage.has_plan}
+        await self._changed(installation_id)
         if position is not None:
             values["position"] = position
         updated = await self._c.execute(
@@ -544,6 +594,7 @@ class SqlAutomationTransaction:
 
     async def delete_stage(self, installation_id: int, key: str) -> None:
         await self._c.execute(STAGES.delete().where(STAGES.c.installation_id == installation_id, STAGES.c.key == key))
+        await self._changed(installation_id)
 
     async def orders_in_stage(self, installation_id: int, key: str) -> int:
         """Orders in the stage now, or on their way into it (a write-back plan under way)."""
@@ -553,11 +604,17 @@ class SqlAutomationTransaction:
         )).scalar_one())
 
     async def set_rule_position(self, rule_id: int, position: int, now: datetime) -> None:
-        await self._c.execute(update(RULES).where(RULES.c.id == rule_id).values(position=position, updated_at=now))
+        changed = await self._c.execute(update(RULES).where(RULES.c.id == rule_id)
+                                        .values(position=position, updated_at=now).returning(RULES.c.installation_id))
+        for (installation_id,) in changed.all():
+            await self._changed(installation_id)
 
     async def set_trigger_position(self, trigger_id: int, position: int, now: datetime) -> None:
-        await self._c.execute(update(TRIGGERS).where(TRIGGERS.c.id == trigger_id)
-                              .values(position=position, updated_at=now))
+        changed = await self._c.execute(update(TRIGGERS).where(TRIGGERS.c.id == trigger_id)
+                                        .values(position=position, updated_at=now)
+                                        .returning(TRIGGERS.c.installation_id))
+        for (installation_id,) in changed.all():
+            await self._changed(installation_id)
 
     async def pending_jobs(self, installation_id: int) -> list[Job]:
         rows = await self._all(
@@ -611,6 +668,7 @@ class SqlAutomationStore:
         # SQLite takes one writer at a time and makes the others sleep in its busy handler (1, 2, 5, 10 … 100 ms):
         # queueing this process's write transactions here instead keeps each one short and the latency low.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._config_cache: ConfigCache = {}
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncConnection]:
@@ -630,7 +688,7 @@ class SqlAutomationStore:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlAutomationTransaction]:
         async with self._begin() as connection:
-            yield SqlAutomationTransaction(connection)
+            yield SqlAutomationTransaction(connection, self._config_cache)
 
     async def load_for_execution(self, job_ids: Sequence[int]) -> list[ExecutionInput]:
         """Everything the executor checks before a side effect, for many jobs, in ONE read (no write lock):
@@ -739,4 +797,7 @@ class SqlAutomationStore:
                 builder(SETTINGS).values(installation_id=installation_id, paused=False, time_zone="UTC",
                                          updated_at=now).on_conflict_do_nothing(index_elements=["installation_id"])
             )
+            await connection.execute(update(SETTINGS).where(SETTINGS.c.installation_id == installation_id)
+                                     .values(config_version=SETTINGS.c.config_version + 1))
+            self._config_cache.pop(installation_id, None)
         return True

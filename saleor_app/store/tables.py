@@ -64,6 +64,7 @@ class AutomationSettingsRow(SQLModel, table=True):
     time_zone: str = Field(default="UTC", max_length=64)
     quiet_start: str | None = Field(default=None, max_length=5)  # "HH:MM"
     quiet_end: str | None = Field(default=None, max_length=5)
+    config_version: int = 0  # bumped by every configuration write (stages, rules, triggers, settings)
     updated_at: datetime = _utc(nullable=False)
 
 
