@@ -206,3 +206,74 @@ async def test_triggers_and_change_stage_targets_need_a_plan(stack: EngineStack)
         await trigger(stack, key="x", stage="paid", event="order_teleported")
     with pytest.raises(ValueError, match="needs params.key"):
         await trigger(stack, key="x", stage="paid", event="metadata_changed")
+
+
+async def _confirm(stack: EngineStack, order: Any) -> None:
+    await staff(stack, "OrderConfirm", {"id": order.id})
+
+
+async def _cancel(stack: EngineStack, order: Any) -> None:
+    await staff(stack, "OrderCancel", {"id": order.id})
+
+
+async def _fulfil_all(stack: EngineStack, order: Any) -> None:
+    for index in range(len(order.lines)):
+        await staff_fulfil(stack, order, index)
+
+
+async def _metadata(stack: EngineStack, order: Any) -> None:
+    await staff(stack, "UpdateMetadata", {"id": order.id, "input": [{"key": "gift", "value": "yes"}]})
+
+
+async def _track(stack: EngineStack, order: Any) -> None:
+    document = ("mutation Track($id: ID!, $input: FulfillmentUpdateTrackingInput!) { "
+                "orderFulfillmentUpdateTracking(id: $id, input: $input) { errors { code message } } }")
+    fulfillment = stack.saleor.order_view(order)["fulfillments"][0]["id"]
+    response = await stack.saleor.graphql(document, {"id": fulfillment, "input": {"trackingNumber": "TRACK-9"}},
+                                          token=stack.saleor.staff_token())
+    assert response.json()["data"]["orderFulfillmentUpdateTracking"]["errors"] == [], response.text
+
+
+async def _nothing(stack: EngineStack, order: Any) -> None:
+    pass
+
+
+EVENT_SCENARIOS: dict[str, tuple[bool, Any, Any]] = {
+    # event: (auto-confirm, what happens before the trigger exists, what fires it)
+    "order_created": (False, None, _nothing),
+    "order_confirmed": (False, _nothing, _confirm),
+    "order_paid": (True, _nothing, lambda s, o: s.saleor.charge(o, 1)),
+    "order_fully_paid": (True, lambda s, o: s.saleor.charge(o, 1), lambda s, o: s.saleor.charge(o, o.total)),
+    "payment_failed": (True, _nothing, lambda s, o: s.saleor.fail_charge(o, 10)),
+    "order_fulfilled": (True, lambda s, o: staff_fulfil(s, o, 0), lambda s, o: staff_fulfil(s, o, 1)),
+    "shipment_created": (True, _nothing, lambda s, o: staff_fulfil(s, o, 0)),
+    "tracking_number_added": (True, lambda s, o: staff_fulfil(s, o, 0), lambda s, o: _track(s, o)),
+    "order_cancelled": (True, _nothing, _cancel),
+    "order_refunded": (True, lambda s, o: s.saleor.charge(o, o.total), lambda s, o: s.saleor.refund(o, 1)),
+    "order_fully_refunded": (True, lambda s, o: s.saleor.charge(o, o.total), lambda s, o: s.saleor.refund(o)),
+    "order_expired": (False, _nothing, lambda s, o: s.saleor.expire_order(o)),
+    "metadata_changed": (True, _nothing, _metadata),
+}
+
+
+@pytest.mark.parametrize("event", sorted(EVENT_SCENARIOS))
+async def test_every_saleor_event_fires_its_trigger(stack: EngineStack, event: str) -> None:
+    stack.saleor.shop.fulfillment_allow_unpaid = True
+    await custom(stack, "flagged", ["UNCONFIRMED", "UNFULFILLED", "PARTIALLY_FULFILLED", "FULFILLED", "CANCELED",
+                                    "EXPIRED", "PARTIALLY_RETURNED", "RETURNED"])
+    auto_confirm, before, fire = EVENT_SCENARIOS[event]
+    params = {"key": "gift"} if event == "metadata_changed" else {}
+    if before is None:  # the event is the order's arrival itself
+        await trigger(stack, key="flag", stage="flagged", event=event, params=params, allow_back=True)
+        order = await stack.saleor.place_order(auto_confirm=auto_confirm)
+    else:
+        order = await stack.saleor.place_order(auto_confirm=auto_confirm)
+        await stack.settle()
+        await before(stack, order)
+        await stack.settle()
+        await trigger(stack, key="flag", stage="flagged", event=event, params=params, allow_back=True)
+        assert await stack.order_stage(order.id) != "flagged"
+        await fire(stack, order)
+    await stack.settle()
+    assert await stack.order_stage(order.id) == "flagged"
+    assert any(f"trigger flag fired on {event}" in line for line in await stack.activity())

@@ -319,6 +319,10 @@ class FakeSaleor:
         """Staff transactionCreate charging `amount`: ORDER_PAID (ORDER_FULLY_PAID when covered), ORDER_UPDATED."""
         await self._deliverer.dispatch(self.actions.charge(STAFF, order, amount, psp_reference).events)
 
+    async def fail_charge(self, order: Order, amount: float) -> None:
+        """A payment app reports a failed charge: a transaction with a CHARGE_FAILURE event (ORDER_UPDATED)."""
+        await self._deliverer.dispatch(self.actions.fail_charge(STAFF, order, amount).events)
+
     async def refund(self, order: Order, amount: float | None = None) -> None:
         """Staff transactionUpdate refunding `amount` (all): ORDER_REFUNDED, ORDER_UPDATED[, ORDER_FULLY_REFUNDED]."""
         await self._deliverer.dispatch(self.actions.refund(STAFF, order, amount).events)

@@ -142,6 +142,15 @@ class SaleorActions:
             events.append(self.emit(caller, "ORDER_FULLY_REFUNDED", order))
         return Outcome({"order": self.state.order_view(order)}, events)
 
+    def fail_charge(self, caller: Caller, order: Order, amount: float) -> Outcome:
+        """A payment app reports a failed charge (transactionEventReport CHARGE_FAILURE on a new transaction).
+        Not captured from a real Saleor: the order-level delivery is assumed to be ORDER_UPDATED."""
+        transaction = Transaction(str(uuid.uuid4()), "Card payment", None, 0.0, 0.0, self.state.now())
+        transaction.events.append(self._transaction_event("CHARGE_FAILURE", amount, None))
+        order.transactions.append(transaction)
+        self.touch(order)
+        return Outcome({"order": self.state.order_view(order)}, [self.emit(caller, "ORDER_UPDATED", order)])
+
     def _add_transaction(self, order: Order, name: str, psp_reference: str | None, amount: float) -> None:
         transaction = Transaction(str(uuid.uuid4()), name, psp_reference, round(amount, 2), 0.0, self.state.now())
         transaction.events.append(self._transaction_event("CHARGE_SUCCESS", amount, psp_reference))
