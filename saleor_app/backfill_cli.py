@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import typer
 
+from saleor_app.cli_support import URL_HELP, Refused, find_installation, load_settings, run
 from saleor_app.settings import Settings
 
 if TYPE_CHECKING:  # the engine is imported when the command runs, not when the CLI starts
@@ -15,55 +15,37 @@ if TYPE_CHECKING:  # the engine is imported when the command runs, not when the 
 
 def backfill_command(
     rule_key: str = typer.Argument(..., help="The key of a stage rule."),
-    saleor_api_url: str = typer.Option(..., "--saleor-api-url",
-                                       help="The installation's Saleor API URL, e.g. https://shop.example/graphql/."),
+    saleor_api_url: str = typer.Option(..., "--saleor-api-url", help=URL_HELP),
     apply: bool = typer.Option(False, "--apply", help="Plan the jobs (without it: only show what would happen)."),
     limit: int = typer.Option(500, min=1, max=5000, help="At most this many orders in the preview."),
 ) -> None:
     """Apply a stage rule to the orders already in its stage, as if they had just entered (preview first)."""
-    from saleor_app.logs import configure_logging
-
-    try:
-        settings = Settings()
-    except ValueError as exc:
-        typer.echo(f"Configuration error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    configure_logging(settings.log_level, settings.log_format)
-    code = asyncio.run(_run(settings, rule_key, saleor_api_url, apply=apply, limit=limit))
-    if code:
-        raise typer.Exit(code)
+    settings = load_settings()
+    run(_run(settings, rule_key, saleor_api_url, apply=apply, limit=limit))
 
 
-async def _run(settings: Settings, rule_key: str, api_url: str, *, apply: bool, limit: int) -> int:
+async def _run(settings: Settings, rule_key: str, api_url: str, *, apply: bool, limit: int) -> None:
     from saleor_app.engine.backfill import BackfillError
     from saleor_app.wiring import build_container
 
     container = build_container(settings)
     try:
-        installation = await container.installations.get_by_url(api_url)
-        if installation is None:
-            known = [i.saleor_api_url for i in await container.installations.list_active()]
-            typer.echo(f"The app is not installed in the Saleor at {api_url}. Give the API URL exactly as "
-                       f"installed; known: {', '.join(known) or 'none'}", err=True)
-            return 2
+        installation = await find_installation(container, api_url)
         try:
             if not apply:
                 preview = await container.backfill.preview(installation.id, rule_key, limit=limit)
                 typer.echo("\n".join(preview_lines(preview)))
-                return 0
+                return
             if not installation.is_active:
-                typer.echo(f"The installation is {installation.status.value}: nothing is planned for it.", err=True)
-                return 1
+                raise Refused(1, f"The installation is {installation.status.value}: nothing is planned for it.")
             result = await container.backfill.apply(installation.id, rule_key)
         except BackfillError as exc:
-            typer.echo(f"Cannot backfill: {exc}", err=True)
-            return 1
+            raise Refused(1, f"Cannot backfill: {exc}") from exc
         skipped = f", {result.skipped} skipped (once per order, ran already)" if result.skipped else ""
         typer.echo(f"{result.rule.key} in {result.rule.stage_key}: planned {result.planned}, "
                    f"{result.had_job} had it already{skipped}.")
         if result.planned:
             typer.echo("The running app picks the jobs up (they are rows in its database).")
-        return 0
     finally:
         await container.aclose()
 

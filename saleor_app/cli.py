@@ -5,19 +5,10 @@ from __future__ import annotations
 import typer
 
 from saleor_app.backfill_cli import backfill_command
+from saleor_app.cli_support import load_settings
 from saleor_app.config_cli import config_app
-from saleor_app.logs import configure_logging
-from saleor_app.settings import Settings
 
 cli = typer.Typer(help="Order Automation for Saleor.", no_args_is_help=True, add_completion=False)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as exc:
-        typer.echo(f"Configuration error: {exc}", err=True)
-        raise typer.Exit(2) from exc
 
 
 @cli.command()
@@ -32,8 +23,7 @@ def serve(
     from saleor_app.app import create_app
     from saleor_app.store.migrate import upgrade
 
-    settings = _settings()
-    configure_logging(settings.log_level, settings.log_format)
+    settings = load_settings()
     if migrate_first:
         upgrade(settings.database_url)
     app = create_app(settings)
@@ -45,8 +35,7 @@ def migrate(revision: str = typer.Argument("head", help="Alembic revision to upg
     """Apply database migrations."""
     from saleor_app.store.migrate import upgrade
 
-    settings = _settings()
-    configure_logging(settings.log_level, settings.log_format)
+    settings = load_settings()
     upgrade(settings.database_url, revision)
     typer.echo(f"database at {revision}")
 

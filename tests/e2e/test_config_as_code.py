@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -261,16 +260,6 @@ async def test_the_json_api_exports_and_imports_the_same_documents(stack: Engine
         assert (await client.get("/api/v1/config")).status_code == 401
     activity = await stack.rows(ActivityRow.__table__)  # type: ignore[attr-defined]
     assert sum(row["message"].startswith("configuration imported") for row in activity) == 2
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """The CLI configures the root logger for its run; put pytest's handlers back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 async def invoke(stack: EngineStack, *args: str, stdin: str | None = None) -> Any:
