@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from saleor_app.cli_support import URL_HELP, Refused, find_installation, load_settings, run
+from saleor_app.cli_support import URL_HELP, CommandRefused, find_installation, load_settings, run
 from saleor_app.settings import Settings
 
 if TYPE_CHECKING:  # the engine is imported when the command runs, not when the CLI starts
@@ -37,10 +37,10 @@ async def _run(settings: Settings, rule_key: str, api_url: str, *, apply: bool, 
                 typer.echo("\n".join(preview_lines(preview)))
                 return
             if not installation.is_active:
-                raise Refused(1, f"The installation is {installation.status.value}: nothing is planned for it.")
+                raise CommandRefused(1, f"The installation is {installation.status.value}: nothing is planned for it.")
             result = await container.backfill.apply(installation.id, rule_key)
         except BackfillError as exc:
-            raise Refused(1, f"Cannot backfill: {exc}") from exc
+            raise CommandRefused(1, f"Cannot backfill: {exc}") from exc
         skipped = f", {result.skipped} skipped (once per order, ran already)" if result.skipped else ""
         typer.echo(f"{result.rule.key} in {result.rule.stage_key}: planned {result.planned}, "
                    f"{result.had_job} had it already{skipped}.")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the app is built when a command runs, not when the CLI star
 URL_HELP = "The installation's Saleor API URL, exactly as installed, e.g. https://shop.example/graphql/."
 
 
-class Refused(Exception):
+class CommandRefused(Exception):
     """The command cannot do what was asked: the message is printed and the process exits with `code`."""
 
     def __init__(self, code: int, message: str) -> None:
@@ -41,7 +41,7 @@ async def find_installation(container: Container, api_url: str) -> Installation:
     installation = await container.installations.get_by_url(api_url)
     if installation is None:
         known = [i.saleor_api_url for i in await container.installations.list_active()]
-        raise Refused(2, f"The app is not installed in the Saleor at {api_url}. Give the API URL exactly as "
+        raise CommandRefused(2, f"The app is not installed in the Saleor at {api_url}. Give the API URL exactly as "
                          f"installed; known: {', '.join(known) or 'none'}")
     return installation
 
@@ -49,6 +49,6 @@ async def find_installation(container: Container, api_url: str) -> Installation:
 def run(work: Coroutine[Any, Any, None]) -> None:
     try:
         asyncio.run(work)
-    except Refused as exc:
+    except CommandRefused as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(exc.code) from None

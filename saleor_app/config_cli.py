@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from saleor_app.cli_support import URL_HELP, Refused, find_installation, load_settings, run
+from saleor_app.cli_support import URL_HELP, CommandRefused, find_installation, load_settings, run
 
 config_app = typer.Typer(help="Automation as code: export or import an installation's configuration as YAML.",
                          no_args_is_help=True, add_completion=False)
@@ -71,7 +71,7 @@ def import_command(
                 report = await container.configure.apply_config(installation.id, parsed.document, dry_run=dry_run,
                                                                 locate=parsed.locate)
             except ConfigFileError as exc:
-                raise Refused(1, f"{file}: nothing was changed:\n" + "\n".join(f"  {p}" for p in exc.problems)) \
+                raise CommandRefused(1, f"{file}: nothing was changed:\n" + "\n".join(f"  {p}" for p in exc.problems)) \
                     from None
         finally:
             await container.aclose()

@@ -15,6 +15,16 @@ class PermanentError(AutomationError):
     """Retrying will not help; the reason is shown to the merchant."""
 
 
+class Refused(AutomationError):  # noqa: N818 - an answer, like SkipJob
+    """A request the app will not carry out (unknown job, wrong secret, a replay that would be cancelled…):
+    `status` is the HTTP status that fits, `code` a stable name for it."""
+
+    def __init__(self, status: int, message: str, code: str = "refused") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
 class SkipJob(AutomationError):  # noqa: N818 - it is a signal, not an "error"
     """The action does not apply (no recipient, condition false, …): skipped, with a reason."""
 

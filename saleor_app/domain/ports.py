@@ -296,6 +296,11 @@ class AutomationTransaction(Protocol):
 class AutomationStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[AutomationTransaction]: ...
 
+    def reading(self) -> AbstractAsyncContextManager[AutomationTransaction]:
+        """The same reads without taking the write lock (SQLite has one writer): for previews, lookups and
+        lists. Writing through it is a bug."""
+        ...
+
     async def load_for_execution(self, job_ids: Sequence[int]) -> list[ExecutionInput]: ...
 
     async def pending_inbox(self, limit: int, *, skip_orders: Collection[str] = ()) -> list[InboxItem]:

@@ -92,7 +92,7 @@ class Backfill:
 
     async def preview(self, installation_id: int, rule_key: str, *, limit: int = PAGE, after: int = 0) -> Preview:
         now = self._clock.now()
-        async with self._store.transaction() as tx:
+        async with self._store.reading() as tx:
             rule, stage = await _stage_rule(tx, installation_id, rule_key)
             settings = await tx.settings(installation_id)
             total = await tx.count_open_entries(installation_id, stage)

@@ -14,19 +14,13 @@ from pydantic import ValidationError
 from saleor_app.domain import kinds
 from saleor_app.domain.automation import OrderRecord
 from saleor_app.domain.conditions import Condition, evaluate
-from saleor_app.domain.errors import AutomationError, PermanentError, RetryableError
+from saleor_app.domain.errors import PermanentError, Refused, RetryableError
 from saleor_app.domain.installations import Installation
 from saleor_app.domain.pipeline import Pipeline
 from saleor_app.domain.ports import AutomationStore, Clock, GatewayFor
 from saleor_app.domain.rules import Repeat, Rule
 from saleor_app.domain.schedule import due_at
 from saleor_app.engine.actions import PreviewContext, Previewer
-
-
-class DryRunRefused(AutomationError):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +45,20 @@ class DryRun:
 
     async def find_order(self, installation_id: int, ref: str) -> OrderRecord:
         """An order the app knows, by Saleor id or number."""
-        async with self._store.transaction() as tx:
+        async with self._store.reading() as tx:
             order = await tx.order(installation_id, ref)
             if order is None and ref.lstrip("#").isdigit():
                 order = await tx.order_by_number(installation_id, ref.lstrip("#"))
         if order is None:
-            raise DryRunRefused(404, f"the app has not seen an order {ref!r} (give its id or number)")
+            raise Refused(404, f"the app has not seen an order {ref!r} (give its id or number)")
         return order
 
     async def stage(self, installation: Installation, order: OrderRecord, stage_key: str, *, fresh: bool = True
                     ) -> list[Rehearsal]:
-        async with self._store.transaction() as tx:
+        async with self._store.reading() as tx:
             pipeline = await tx.pipeline(installation.id)
             if pipeline.stage(stage_key) is None:
-                raise DryRunRefused(404, f"there is no stage {stage_key!r}")
+                raise Refused(404, f"there is no stage {stage_key!r}")
             rules = await tx.rules(installation.id, stage_key)
             settings = await tx.settings(installation.id)
             ran = await tx.ran_once(order.id)
@@ -115,9 +109,9 @@ class DryRun:
         try:
             snapshot = await (await self._gateways(installation)).get_order(order.order_id)
         except RetryableError as exc:
-            raise DryRunRefused(503, f"could not re-read the order from Saleor: {exc}") from exc
+            raise Refused(503, f"could not re-read the order from Saleor: {exc}") from exc
         if snapshot is None:
-            raise DryRunRefused(404, "Saleor no longer has this order")
+            raise Refused(404, "Saleor no longer has this order")
         return OrderRecord(order.id, order.installation_id, order.order_id, order.number, snapshot,
                            self._clock.now(), order.stage_key, order.first_seen_at)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from saleor_app.domain.errors import AutomationError, PermanentError
+from saleor_app.domain.errors import PermanentError, Refused
 from saleor_app.domain.installations import Installation, InstallationStatus
 from saleor_app.domain.ports import AutomationStore, Clock, GatewayFor, InstallationRepository, WebhookInbox
 from saleor_app.domain.triggers import Trigger
@@ -23,13 +23,6 @@ from saleor_app.domain.webhooks import triage
 
 INBOUND_PREFIX = "inbound:"  # the inbox event of an inbound call: "inbound:<trigger id>"
 ORDER_NUMBER = re.compile(r"^#?(\d{1,18})$")
-
-
-class InboundRefused(AutomationError):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,20 +61,20 @@ class ReceiveInbound:
                        ) -> InboundAccepted:
         """`order_ref`: the order's Saleor id or its number; `call_id`: the caller's id for this call, so a retried
         call is one occurrence (without it, every call is a new one)."""
-        async with self._store.transaction() as tx:
+        async with self._store.reading() as tx:
             trigger = await tx.trigger_by_id(trigger_id)
             stored_secret = await tx.trigger_secret(trigger_id) if trigger is not None else None
         if trigger is None or trigger.event != "inbound_webhook" or stored_secret is None:
-            raise InboundRefused(404, "unknown_trigger", "no inbound-webhook trigger at this URL; copy the URL "
+            raise Refused(404, code="unknown_trigger", message="no inbound-webhook trigger at this URL; copy the URL "
                                  "again from the trigger's settings")
         if not hmac.compare_digest(self._decrypt(stored_secret).encode(), secret.encode()):
-            raise InboundRefused(403, "wrong_secret", "the secret in the URL does not match this trigger's; copy "
+            raise Refused(403, code="wrong_secret", message="the secret in the URL does not match this trigger's; copy "
                                  "the URL again from the trigger's settings")
         if not trigger.enabled:
-            raise InboundRefused(409, "trigger_disabled", f"trigger {trigger.key} is disabled")
+            raise Refused(409, code="trigger_disabled", message=f"trigger {trigger.key} is disabled")
         installation = await self._installations.get(trigger.installation_id)
         if installation is None or installation.status is not InstallationStatus.ACTIVE:
-            raise InboundRefused(409, "installation_inactive", "the app is not active in this Saleor")
+            raise Refused(409, code="installation_inactive", message="the app is not active in this Saleor")
         order_id = await self._find_order(installation.id, installation, order_ref.strip())
         body = orjson.dumps({"order": {"id": order_id}, "inbound": {
             "trigger": trigger.key, "call": call_id or uuid.uuid4().hex}})
@@ -92,18 +85,18 @@ class ReceiveInbound:
 
     async def secret(self, trigger_id: int) -> str | None:
         """The trigger's secret, for showing its URL to the merchant (never logged)."""
-        async with self._store.transaction() as tx:
+        async with self._store.reading() as tx:
             stored = await tx.trigger_secret(trigger_id)
         return self._decrypt(stored) if stored is not None else None
 
     async def _find_order(self, installation_id: int, installation: Installation, ref: str) -> str:
         if not ref:
-            raise InboundRefused(422, "order_missing", 'say which order: {"order": "<order id or number>"}')
+            raise Refused(422, code="order_missing", message='say which order: {"order": "<order id or number>"}')
         number = ORDER_NUMBER.match(ref)
         if number is None:
             if len(ref) > 255:
-                raise InboundRefused(422, "order_invalid", "that is neither an order number nor an order id")
-            async with self._store.transaction() as tx:
+                raise Refused(422, code="order_invalid", message="that is neither an order number nor an order id")
+            async with self._store.reading() as tx:
                 if await tx.order(installation_id, ref) is not None:
                     return ref
             try:
@@ -111,13 +104,13 @@ class ReceiveInbound:
             except PermanentError:  # not an id Saleor understands
                 snapshot = None
             if snapshot is None:
-                raise InboundRefused(404, "unknown_order", f"Saleor has no order with id {ref!r}")
+                raise Refused(404, code="unknown_order", message=f"Saleor has no order with id {ref!r}")
             return ref
-        async with self._store.transaction() as tx:
+        async with self._store.reading() as tx:
             known = await tx.order_by_number(installation_id, number.group(1))
         if known is not None:
             return known.order_id
         found = await (await self._gateways(installation)).order_id_by_number(number.group(1))
         if found is None:
-            raise InboundRefused(404, "unknown_order", f"Saleor has no order number {number.group(1)}")
+            raise Refused(404, code="unknown_order", message=f"Saleor has no order number {number.group(1)}")
         return found

@@ -31,7 +31,7 @@ class MoveOrder:
         self._clock = clock
 
     async def __call__(self, installation: Installation, order: OrderRecord, stage_key: str, reason: str) -> str:
-        async with self._store.transaction() as tx:
+        async with self._store.reading() as tx:
             pipeline = await tx.pipeline(installation.id)
             loop = await loop_detected(tx, order.id, self._clock.now())
         stage = pipeline.stage(stage_key)

@@ -160,7 +160,7 @@ class HandleOrderEvents:
         """Mirror the stage the order is in when this runs, not when it was queued: follow-ups of several rounds
         may run out of order, and an older one must not write an older stage over a newer one. While a
         write-back plan is under way, its move mirrors the final stage itself."""
-        async with self._store.transaction() as tx:
+        async with self._store.reading() as tx:
             order = await tx.order(installation_id, order_id)
         if order is None or order.stage_key is None or order.moving_to is not None:
             return

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from saleor_app.domain.automation import Activity, Job
-from saleor_app.domain.errors import PermanentError
+from saleor_app.domain.errors import PermanentError, Refused
 from saleor_app.domain.installations import Installation
 from saleor_app.domain.jobs import MOVE_JOB, JobState
 from saleor_app.domain.ports import AutomationStore, Clock
 from saleor_app.engine.actions import describe_move
-from saleor_app.engine.dry_run import DryRun, DryRunRefused, Rehearsal
+from saleor_app.engine.dry_run import DryRun, Rehearsal
 
 REPLAYABLE = frozenset({JobState.FAILED, JobState.DEAD, JobState.UNKNOWN})
 
@@ -38,12 +38,12 @@ class ReplayJob:
 
     async def preview(self, installation: Installation, job_id: int) -> ReplayPreview:
         now = self._clock.now()
-        async with self._store.transaction() as tx:
+        async with self._store.reading() as tx:
             job = await tx.job(job_id)
             if job is None or job.installation_id != installation.id:
-                raise DryRunRefused(404, f"there is no job {job_id}")
+                raise Refused(404, f"there is no job {job_id}")
             if job.state not in REPLAYABLE:
-                raise DryRunRefused(409, f"job {job_id} is {job.state.value}; only failed, dead and unknown jobs "
+                raise Refused(409, f"job {job_id} is {job.state.value}; only failed, dead and unknown jobs "
                                     "can be replayed")
             order = await tx.order_by_row(job.order_row_id)
             entry = await tx.entry(job.entry_id) if job.entry_id is not None else None
@@ -52,9 +52,9 @@ class ReplayJob:
             settings = await tx.settings(installation.id)
             successors = await tx.successors(job.id)
         if order is None:
-            raise DryRunRefused(409, "the order of this job is gone")
+            raise Refused(409, "the order of this job is gone")
         if entry is not None and entry.left_at is not None:
-            raise DryRunRefused(409, f"the order has left {entry.stage_key} since; a replay would be cancelled at "
+            raise Refused(409, f"the order has left {entry.stage_key} since; a replay would be cancelled at "
                                 "once (its stage's jobs stop when the order leaves)")
         notes: list[str] = []
         if job.state is JobState.UNKNOWN:
@@ -74,7 +74,7 @@ class ReplayJob:
                 outcome, runs = f"would fail: {exc}", False
             rehearsal = Rehearsal(job.rule_key, job.rule_key, job.kind, runs, "now", now, None, outcome)
         elif rule is None or not rule.enabled:
-            raise DryRunRefused(409, f"the rule of this job was {'deleted' if rule is None else 'disabled'}")
+            raise Refused(409, f"the rule of this job was {'deleted' if rule is None else 'disabled'}")
         else:
             rehearsal = self._dry_run.rehearse(rule, order, pipeline, now, settings.time_zone, "now", now)
         return ReplayPreview(job, rehearsal, tuple(notes))
@@ -85,7 +85,7 @@ class ReplayJob:
         async with self._store.transaction() as tx:
             job = await tx.job(job_id)
             if job is None or job.state not in REPLAYABLE:
-                raise DryRunRefused(409, f"job {job_id} changed meanwhile; look again")
+                raise Refused(409, f"job {job_id} changed meanwhile; look again")
             reason = f"replay asked by {asked_by} (was {job.state.value})"
             await tx.update_job(job.id, now, state=JobState.SCHEDULED, due_at=now, attempts=0, first_attempt_at=None,
                                 lease_until=None, reason=reason)

@@ -690,6 +690,11 @@ class SqlAutomationStore:
         async with self._begin() as connection:
             yield SqlAutomationTransaction(connection, self._config_cache)
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[SqlAutomationTransaction]:
+        async with self._engine.connect() as connection:
+            yield SqlAutomationTransaction(connection, self._config_cache)
+
     async def load_for_execution(self, job_ids: Sequence[int]) -> list[ExecutionInput]:
         """Everything the executor checks before a side effect, for many jobs, in ONE read (no write lock):
         each statement costs SQLite's driver a thread round trip, and this is on every job's critical path."""

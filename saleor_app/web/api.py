@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from saleor_app.domain import templates
 from saleor_app.domain.automation import ActivityFilter, LoggedActivity, OrderRecord
-from saleor_app.engine.dry_run import DryRunRefused, Rehearsal
+from saleor_app.domain.errors import Refused
+from saleor_app.engine.dry_run import Rehearsal
 from saleor_app.saleor.dashboard_auth import DashboardUser, OrderManagerDep
 from saleor_app.saleor.responses import ApiError
 from saleor_app.web.inbound import inbound_url
@@ -37,7 +38,7 @@ async def installation(user: OrderManagerDep) -> dict[str, Any]:
 async def triggers(user: OrderManagerDep, request: Request) -> list[dict[str, Any]]:
     """The installation's triggers; an inbound-webhook trigger comes with the URL to give the outside system."""
     container = request.app.state.container
-    async with container.automation.transaction() as tx:
+    async with container.automation.reading() as tx:
         found = await tx.triggers(user.installation.id)
     listed = []
     for trigger in found:
@@ -63,7 +64,7 @@ async def activity(
     order_row_id = (await _order(request, user, order)).id if order else None
     where = ActivityFilter(order_row_id=order_row_id, stage_key=stage, rule_key=rule, trigger_key=trigger,
                            state=state, since=since, until=until, before_id=before, limit=limit)
-    async with container.automation.transaction() as tx:
+    async with container.automation.reading() as tx:
         entries = await tx.activity(user.installation.id, where)
     return {"entries": [_activity(entry) for entry in entries],
             "next": entries[-1].id if len(entries) == limit else None}
@@ -77,7 +78,7 @@ async def dry_run(ref: str, stage: str, user: OrderManagerDep, request: Request,
     order = await _order(request, user, ref)
     try:
         rehearsals = await container.dry_run.stage(user.installation, order, stage, fresh=fresh)
-    except DryRunRefused as exc:
+    except Refused as exc:
         raise ApiError(exc.status, "dry_run_refused", str(exc)) from exc
     return {"order": order.order_id, "number": order.number, "stage": stage,
             "rules": [_rehearsal(item) for item in rehearsals]}
@@ -88,7 +89,7 @@ async def replay_preview(job_id: int, user: OrderManagerDep, request: Request) -
     """Exactly what replaying this failed, dead or unknown job would do now."""
     try:
         preview = await request.app.state.container.replay.preview(user.installation, job_id)
-    except DryRunRefused as exc:
+    except Refused as exc:
         raise ApiError(exc.status, "replay_refused", str(exc)) from exc
     return {"job": job_id, "state": preview.job.state.value, "reason": preview.job.reason,
             "wouldDo": _rehearsal(preview.rehearsal), "notes": list(preview.notes)}
@@ -100,7 +101,7 @@ async def replay(job_id: int, user: OrderManagerDep, request: Request) -> dict[s
     try:
         job = await request.app.state.container.replay.replay(user.installation, job_id,
                                                               asked_by=user.email or user.user_id or "staff")
-    except DryRunRefused as exc:
+    except Refused as exc:
         raise ApiError(exc.status, "replay_refused", str(exc)) from exc
     return {"job": job.id, "state": job.state.value, "reason": job.reason}
 
@@ -108,7 +109,7 @@ async def replay(job_id: int, user: OrderManagerDep, request: Request) -> dict[s
 async def _order(request: Request, user: DashboardUser, ref: str) -> OrderRecord:
     try:
         order: OrderRecord = await request.app.state.container.dry_run.find_order(user.installation.id, ref)
-    except DryRunRefused as exc:
+    except Refused as exc:
         raise ApiError(exc.status, "unknown_order", str(exc)) from exc
     return order
 

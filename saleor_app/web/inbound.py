@@ -9,8 +9,8 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from saleor_app.domain.errors import RetryableError
-from saleor_app.engine.inbound import InboundRefused, ReceiveInbound
+from saleor_app.domain.errors import Refused, RetryableError
+from saleor_app.engine.inbound import ReceiveInbound
 from saleor_app.saleor.responses import ApiError
 
 MAX_BODY_BYTES = 64 * 1024
@@ -31,7 +31,7 @@ def inbound_router(receive: ReceiveInbound) -> APIRouter:
         try:
             accepted = await receive(trigger_id, secret, str(fields.get("order") or ""),
                                      str(fields["id"]) if fields.get("id") else None)
-        except InboundRefused as exc:
+        except Refused as exc:
             raise ApiError(exc.status, exc.code, str(exc)) from exc
         except RetryableError as exc:
             raise ApiError(503, "saleor_unavailable", f"could not look the order up in Saleor: {exc}; retry "
