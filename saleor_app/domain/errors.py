@@ -25,6 +25,12 @@ class Refused(AutomationError):  # noqa: N818 - an answer, like SkipJob
         self.code = code
 
 
+class OutcomeUnknown(AutomationError):  # noqa: N818 - an answer, like SkipJob
+    """The request may have reached the provider (a timeout or a dropped connection after it was handed over):
+    whether it happened is not known. The job becomes UNKNOWN and is never re-sent blindly; reconciliation or a
+    person decides."""
+
+
 class SkipJob(AutomationError):  # noqa: N818 - it is a signal, not an "error"
     """The action does not apply (no recipient, condition false, …): skipped, with a reason."""
 

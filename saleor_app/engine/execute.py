@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from saleor_app.domain import kinds
 from saleor_app.domain.automation import Activity, Job, OrderRecord
 from saleor_app.domain.conditions import Condition, evaluate
-from saleor_app.domain.errors import PermanentError, RetryableError, SkipJob
+from saleor_app.domain.errors import OutcomeUnknown, PermanentError, RetryableError, SkipJob
 from saleor_app.domain.installations import Installation
 from saleor_app.domain.jobs import MOVE_JOB, Chain, JobState, next_retry, successor_fate
 from saleor_app.domain.planning import released_due_at
@@ -156,6 +156,8 @@ class ExecuteJob:
             ))
         except SkipJob as exc:
             return Outcome(job, JobState.SKIPPED, f"skipped: {exc}")
+        except OutcomeUnknown as exc:
+            return Outcome(job, JobState.UNKNOWN, f"unknown: {exc}")
         except RetryableError as exc:
             now = self._clock.now()
             when = next_retry(job.attempts, job.first_attempt_at or now, now, self._rng)

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from saleor_app.domain import kinds
+from saleor_app.domain.errors import OutcomeUnknown
 from saleor_app.engine.execute import ActionContext
 from saleor_app.store.tables import WebhookInboxRow
 from tests.e2e.engine_stack import engine_stack
@@ -175,3 +176,25 @@ async def test_orders_whose_re_read_backs_off_do_not_hold_up_the_others(settings
         stack.clock.advance(timedelta(seconds=6))
         await stack.settle()
         assert await stack.order_stage(stuck.id) == "awaiting-payment"
+
+
+async def dropped_after_handover(ctx: ActionContext) -> str:
+    assert isinstance(ctx.config, RealtimeConfig)
+    SENT.append(ctx.config.text)
+    raise OutcomeUnknown("the provider accepted the connection, then it dropped before answering")
+
+
+async def test_a_send_whose_outcome_is_unknown_is_held_and_never_resent(settings) -> None:
+    async for stack in engine_stack(settings, extra_handlers={"test_realtime": dropped_after_handover}):
+        await stack.rule(key="sms", stage="awaiting-payment", kind="test_realtime", config={"text": "hello"})
+        await stack.rule(key="after", stage="awaiting-payment", kind="add_note", config={"message": "x"},
+                         after_previous=True)
+        SENT.clear()
+        await stack.saleor.place_order(auto_confirm=True)
+        await stack.settle()
+        jobs = {job["rule_key"]: job for job in await stack.jobs()}
+        assert jobs["sms"]["state"] == "unknown" and "dropped before answering" in jobs["sms"]["reason"]
+        assert jobs["after"]["state"] == "waiting"  # a person decides; the chain holds meanwhile
+        await stack.advance(timedelta(days=2))
+        assert SENT == ["hello"] and stack.notes() == []
+        assert await stack.job_states() == {"sms": "unknown", "after": "waiting"}
