@@ -28,5 +28,6 @@ RUN pip install --no-deps -e .
 USER app
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/health', timeout=2)"
-# `serve` applies migrations first; several replicas may start at once (Alembic takes a lock on PostgreSQL).
+# `serve` applies migrations first; several replicas may start at once (`migrate` holds an advisory lock on PostgreSQL, so they take turns).
+# The same image runs `saleor-automation worker` and `saleor-automation dispatch` (docker-compose.yml).
 CMD ["saleor-automation", "serve"]

@@ -16,10 +16,20 @@ from saleor_app.saleor.register import register_router
 from saleor_app.saleor.responses import ApiError, api_error_handler
 from saleor_app.saleor.webhooks import WebhookHandler, WebhookIngress
 from saleor_app.settings import Settings
-from saleor_app.web import api, backfill_api, config_api
+from saleor_app.web import (
+    api,
+    backfill_api,
+    config_api,
+    providers_api,
+    team_api,
+    telephony_api,
+)
 from saleor_app.web.health import health_router
 from saleor_app.web.inbound import inbound_router
+from saleor_app.web.metrics import metrics_router
 from saleor_app.web.pages import pages_router
+from saleor_app.web.postmark_webhooks import postmark_router
+from saleor_app.web.twilio_callbacks import twilio_router
 from saleor_app.wiring import Container, build_container
 
 
@@ -61,7 +71,14 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(api.router)
     app.include_router(backfill_api.router)
     app.include_router(config_api.router)
+    app.include_router(team_api.router)
     app.include_router(inbound_router(container.inbound))
+    app.include_router(telephony_api.router)
+    app.include_router(twilio_router(container.telephony.callbacks, container.telephony.store,
+                                     container.providers.credentials, settings.api_base_url))
+    app.include_router(postmark_router(container.providers, container.email.events, container.clock))
+    app.include_router(providers_api.router)
     app.include_router(health_router(container.engine))
+    app.include_router(metrics_router(container.engine))
     app.include_router(pages_router(settings.app_url))
     return app

@@ -7,6 +7,8 @@ import typer
 from saleor_app.backfill_cli import backfill_command
 from saleor_app.cli_support import load_settings
 from saleor_app.config_cli import config_app
+from saleor_app.providers_cli import providers_app
+from saleor_app.scale_cli import dispatch_command, worker_command
 
 cli = typer.Typer(help="Order Automation for Saleor.", no_args_is_help=True, add_completion=False)
 
@@ -49,7 +51,10 @@ def generate_key_command() -> None:
 
 
 cli.command("backfill")(backfill_command)
+cli.command("worker")(worker_command)
+cli.command("dispatch")(dispatch_command)
 cli.add_typer(config_app, name="config")
+cli.add_typer(providers_app, name="providers")
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from enum import StrEnum
 from functools import cached_property
@@ -55,12 +56,47 @@ class Settings(BaseSettings):
     catch_up_recheck_seconds: float = Field(900.0, ge=0)
     catch_up_overlap_seconds: float = Field(120.0, ge=0)
 
+    # Scale-out (issue 8): who runs jobs, the Celery broker, the dispatcher, PostgreSQL's pool, retention.
+    job_runner: str = Field("inprocess", pattern="^(inprocess|celery)$",
+                            description="inprocess: the web process runs jobs; celery: Celery workers do")
+    celery_broker_url: str | None = Field(None, description="redis://host:6379/0 or amqp://user:pass@host:5672//")
+    celery_queue: str = Field("saleor-automation", min_length=1, max_length=200)
+    dispatcher_enabled: bool = Field(True, description="with JOB_RUNNER=celery, `serve` also runs a dispatcher")
+    dispatch_batch_size: int = Field(64, ge=1, le=500, description="job ids per broker message")
+    dispatch_resend_seconds: float = Field(300.0, gt=0, description="a sent job not started by then is sent again")
+    dispatch_idle_seconds: float = Field(0.5, gt=0, description="longest sleep of the dispatcher between looks")
+    database_pool_size: int = Field(10, ge=1, le=500, description="PostgreSQL connections kept per process")
+    database_max_overflow: int = Field(10, ge=0, le=500)
+    database_pool_timeout_seconds: float = Field(30.0, gt=0)
+    database_pool_recycle_seconds: float = Field(1800.0, gt=0)
+    activity_retention_days: int = Field(0, ge=0, description="activity older than this is deleted; 0: kept")
+    inbox_retention_days: int = Field(30, ge=0, description="handled webhook bodies older than this are deleted; "
+                                                            "0: kept")
+
     outbound_allow_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="TEST ONLY: host names or IPs the guarded outbound client may reach although private.",
     )
     outbound_timeout_seconds: float = 10.0
     outbound_max_response_bytes: int = 5_000_000
+
+    # Client email (issue 5)
+    postmark_api_base_url: str = Field("https://api.postmarkapp.com/",
+                                       description="Postmark's API; point it at a sandbox or a local fake")
+    postmark_timeout_seconds: float = Field(20.0, gt=0)
+    postmark_threads: int = Field(8, ge=1, le=64, description="postmarker is synchronous: its bounded thread pool")
+    smtp_timeout_seconds: float = Field(30.0, gt=0)
+    smtp_ca_bundle: str | None = Field(None, description="extra CA certificates (PEM file) to trust for SMTP TLS")
+    email_reconcile_interval_seconds: float = Field(60.0, ge=0, description="unknown Postmark sends looked up; 0: off")
+
+    # SMS and calls through Twilio (issue 6)
+    twilio_api_base_url: str | None = Field(None, description="Twilio's API hosts rewritten to this base URL "
+                                                              "(a sandbox or a local fake); unset: Twilio itself")
+    twilio_connect_timeout_seconds: float = Field(5.0, gt=0)
+    twilio_read_timeout_seconds: float = Field(15.0, gt=0, description="after this, a send's outcome is unknown")
+    twilio_threads: int = Field(8, ge=1, le=64, description="the twilio library is synchronous: its thread pool")
+    twilio_reconcile_interval_seconds: float = Field(60.0, ge=0, description="how often sends whose outcome is "
+                                                   "unknown are looked up in Twilio (0: off)")
 
     @field_validator("encryption_keys", "outbound_allow_hosts", mode="before")
     @classmethod
@@ -103,6 +139,13 @@ class Settings(BaseSettings):
                 )
             if self.outbound_allow_hosts:
                 raise ValueError("OUTBOUND_ALLOW_HOSTS is for tests only and is refused in production.")
+        if self.job_runner == "celery":
+            if not self.celery_broker_url:
+                raise ValueError("JOB_RUNNER=celery needs CELERY_BROKER_URL (redis://host:6379/0 or "
+                                 "amqp://user:password@host:5672//).")
+            if not self.database_url.startswith(("postgresql://", "postgres://", "postgresql+")):
+                raise ValueError("JOB_RUNNER=celery needs PostgreSQL (DATABASE_URL=postgresql://…): Celery workers "
+                                 "in other processes and machines share the schedule; SQLite serves one process.")
         return self
 
     @property
@@ -112,3 +155,8 @@ class Settings(BaseSettings):
     @cached_property
     def allowed_saleor_url_pattern(self) -> re.Pattern[str] | None:
         return re.compile(self.allowed_saleor_urls) if self.allowed_saleor_urls is not None else None
+
+
+def environment_variable(name: str) -> str | None:
+    """A `${NAME}` reference of the automation-as-code file (provider credentials), read when it is imported."""
+    return os.environ.get(name)

@@ -20,10 +20,15 @@ from pydantic import model_validator as model_check
 from saleor_app.domain import conditions
 from saleor_app.domain.conditions import Condition
 from saleor_app.domain.config_yaml import Locator, Path, Where
+from saleor_app.domain.employee_config import TeamSection
 from saleor_app.domain.errors import PermanentError
 from saleor_app.domain.events import event_type
 from saleor_app.domain.pipeline import CHARGE_STATUSES, DEFAULT_PIPELINE, ORDER_STATUSES, STAGE_KEY, Refund, StageMatch
+from saleor_app.domain.provider_config import ProviderDoc
+from saleor_app.domain.providers import SuppressionSpec
 from saleor_app.domain.rules import Repeat
+from saleor_app.domain.sequences import SequenceSpec
+from saleor_app.domain.workflows import WorkflowSpec
 
 VERSION = 1
 RULE_KEY = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -291,3 +296,10 @@ class ConfigDocument(_Doc):
     settings: SettingsDoc = SettingsDoc()
     stages: tuple[StageDoc, ...] = Field(min_length=1)
     event_rules: tuple[EventRuleDoc, ...] = ()
+    # Employee automation (issue 7; domain/employee_config.py says what importing each does). None: not in the file.
+    team: TeamSection | None = None
+    sequences: tuple[SequenceSpec, ...] | None = None
+    workflows: tuple[WorkflowSpec, ...] | None = None
+    # Providers and suppressions (issue 5; domain/provider_config.py). None: not in the file.
+    providers: tuple[ProviderDoc, ...] | None = None
+    suppressions: tuple[SuppressionSpec, ...] | None = None

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from saleor_app.domain import conditions
 from saleor_app.domain.automation import AutomationSettings
@@ -213,6 +213,11 @@ def data_of(document: ConfigDocument) -> dict[str, Any]:
                             "stages": [_stage_data(stage) for stage in document.stages]}
     if document.event_rules:
         data["event_rules"] = [_rule_data(rule) for rule in document.event_rules]
+    for name in ("team", "sequences", "workflows",  # employee automation (issue 7): only when there is some
+                 "providers", "suppressions"):  # issue 5: credentials only as ${ENV_VAR} references
+        section = getattr(document, name)
+        if section:
+            data[name] = _plain(TypeAdapter(type(section)).dump_python(section, mode="json", exclude_defaults=True))
     return data
 
 

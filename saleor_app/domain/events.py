@@ -79,6 +79,24 @@ for _name, _label, _params in (
 ):
     register(EventType(_name, _label, _params))
 register(EventType("inbound_webhook", "Inbound webhook from an outside system", from_saleor=False))
+for _name, _label in (  # Postmark webhooks (issue 5): engine/provider_events.py stores them for the order
+    ("email_delivered", "Email delivered"),
+    ("email_opened", "Email opened"),
+    ("email_link_clicked", "Email link clicked"),
+    ("email_bounced", "Email bounced"),
+):
+    register(EventType(_name, _label, from_saleor=False))
+for _name, _label in (  # Twilio callbacks (issue 6): engine/telephony_callbacks.py
+    ("sms_delivered", "SMS delivered"),
+    ("sms_failed", "SMS failed or undelivered"),
+    ("call_answered", "Call answered (completed)"),
+    ("call_not_answered", "Call not answered (no answer, busy, failed)"),
+):
+    register(EventType(_name, _label, from_saleor=False))
+# keyword: the reply's first word, upper-case
+register(EventType("sms_reply", "SMS reply received", ("keyword",), from_saleor=False))
+# A task closed as done (issue 7): engine/tasks.py stores it for the order; params.rule: only that rule's tasks.
+register(EventType("task_completed", "Task completed", ("rule",), from_saleor=False))
 
 PAID = frozenset({"FULL", "OVERCHARGED"})
 FAILED_TRANSACTION_EVENTS = frozenset({"CHARGE_FAILURE", "AUTHORIZATION_FAILURE"})

@@ -83,3 +83,7 @@ class ChangeStageConfig(KindConfig):
 
 ADD_NOTE = register(RuleKind("add_note", "Add order note", AddNoteConfig, idempotent=False))
 CHANGE_STAGE = register(RuleKind("change_stage", "Change stage", ChangeStageConfig, idempotent=True))
+
+# Kinds defined in their own modules register on import; importing them here makes every kind known wherever
+# rules are validated. At the end: they import this module.
+from saleor_app.domain import email, employee_kinds, sms, voice  # noqa: E402, F401 - register their kinds

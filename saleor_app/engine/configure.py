@@ -12,15 +12,16 @@ problem anywhere leaves everything as it was.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, time
 from enum import StrEnum
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from saleor_app.domain.automation import Activity, AutomationSettings, Job
 from saleor_app.domain.config_document import ConfigDocument, ConfigFileError, ConfigProblem
 from saleor_app.domain.config_file import check_config, document_from, target_problem
-from saleor_app.domain.config_yaml import Locator
+from saleor_app.domain.config_yaml import Locator, Path
 from saleor_app.domain.errors import PermanentError
 from saleor_app.domain.jobs import JobState
 from saleor_app.domain.kinds import ChangeStageConfig
@@ -42,18 +43,52 @@ class ConfigurationError(PermanentError):
         self.message = message
 
 
+RuleCheck = Callable[[int, RuleSpec], Awaitable[list[tuple[str, str]]]]
+"""A check a rule kind needs beyond its config model, with I/O (a connected account, a reachable link): the
+problems as (field, message); run before any transaction, on save and on import."""
+
+
+class ConfigSections(Protocol):
+    """Sections of the configuration another feature keeps (issue 7: team, sequences, workflows) and the checks
+    of what rules name in them."""
+
+    async def rule_problems(self, installation_id: int, spec: RuleSpec) -> list[tuple[str, str]]:
+        """(field, problem) for a rule saved on its own, against the stored state."""
+        ...
+
+    async def problems(self, installation_id: int, document: ConfigDocument,
+                       rules: Sequence[tuple[Path, RuleSpec]]) -> list[ConfigProblem]:
+        """Problems in the sections and in what the document's rules name (stored state plus the document)."""
+        ...
+
+    async def apply(self, installation_id: int, document: ConfigDocument, *, dry_run: bool) -> list[str]:
+        """Write the sections (after the rules); what changed, in words."""
+        ...
+
+    async def export(self, installation_id: int, document: ConfigDocument) -> ConfigDocument: ...
+
+
 class OnResume(StrEnum):
     RUN = "run"  # jobs that waited during the pause run now (late ones may be skipped by their max age)
     CANCEL = "cancel"  # jobs that were pending when the pause was lifted are cancelled
 
 
 class ConfigureAutomation:
-    def __init__(self, store: AutomationStore, clock: Clock, *, encrypt: Callable[[str], str] | None = None) -> None:
+    def __init__(self, store: AutomationStore, clock: Clock, *, encrypt: Callable[[str], str] | None = None,
+                 rule_checks: Sequence[RuleCheck] = (), sections: ConfigSections | None = None) -> None:
         self._store = store
         self._clock = clock
         self._encrypt = encrypt
+        self._rule_checks = tuple(rule_checks)
+        self._sections = sections
 
     async def save_rule(self, installation_id: int, spec: RuleSpec) -> Rule:
+        for check in self._rule_checks:
+            for field, message in await check(installation_id, spec):
+                raise ConfigurationError(field, message)
+        if self._sections is not None:
+            for field, message in await self._sections.rule_problems(installation_id, spec):
+                raise ConfigurationError(field, message)
         now = self._clock.now()
         async with self._store.transaction() as tx:
             pipeline = await tx.pipeline(installation_id)
@@ -148,8 +183,9 @@ class ConfigureAutomation:
 
     async def export_config(self, installation_id: int) -> ConfigDocument:
         async with self._store.transaction() as tx:
-            return document_from(await tx.settings(installation_id), await tx.pipeline(installation_id),
-                                 await tx.all_rules(installation_id), await tx.triggers(installation_id))
+            document = document_from(await tx.settings(installation_id), await tx.pipeline(installation_id),
+                                     await tx.all_rules(installation_id), await tx.triggers(installation_id))
+        return await self._sections.export(installation_id, document) if self._sections is not None else document
 
     async def apply_config(self, installation_id: int, document: ConfigDocument, *, dry_run: bool = False,
                            locate: Locator | None = None) -> ApplyReport:
@@ -157,6 +193,12 @@ class ConfigureAutomation:
         would change. ConfigFileError (located with `locate`, the parsed text's positions) lists every problem."""
         try:
             checked = check_config(document)
+            found = [ConfigProblem((*path, field), message) for path, spec in checked.rules
+                     for check in self._rule_checks for field, message in await check(installation_id, spec)]
+            if self._sections is not None:
+                found += await self._sections.problems(installation_id, document, checked.rules)
+            if found:
+                raise ConfigFileError(found)
             async with self._store.transaction() as tx:
                 plan = plan_config(checked, await tx.settings(installation_id), await tx.pipeline(installation_id),
                                    await tx.all_rules(installation_id), await tx.triggers(installation_id))
@@ -174,7 +216,9 @@ class ConfigureAutomation:
                     plan.report.cancelled_jobs += len(await tx.pending_jobs_of_rule(rule.id))
                 if not dry_run:
                     await self._write(tx, installation_id, plan, cancellations)
-                return plan.report
+            if self._sections is not None:  # after the rules' transaction: SQLite has one writer
+                plan.report.employees = await self._sections.apply(installation_id, document, dry_run=dry_run)
+            return plan.report
         except ConfigFileError as exc:
             raise exc.located(locate) from None
 

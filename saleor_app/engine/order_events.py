@@ -31,10 +31,13 @@ from saleor_app.domain.ports import (
     InstallationRepository,
     OrderGateway,
 )
+from saleor_app.domain.tasks import task_events
 from saleor_app.domain.triggers import Trigger, choose_target
 from saleor_app.domain.writeback import NoPlan, Step, plan
 from saleor_app.engine.inbound import inbound_trigger_id
+from saleor_app.engine.provider_events import provider_events
 from saleor_app.engine.stages import enter_stage, loop_detected, mirror_stage, plan_event_jobs
+from saleor_app.engine.telephony_callbacks import reply_events
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +147,7 @@ class HandleOrderEvents:
             names = ", ".join(sorted({item.event for item in items}))
             adopted = existing is None and _created_before(order.snapshot, installation.installed_at)
             events = [] if adopted else infer_events(existing.snapshot if existing else None, order.snapshot)
-            events += _called_in(items)
+            events += _called_in(items) + provider_events(items) + task_events(items) + reply_events(items)
             target = await self._move(tx, existing, order, events if not self_caused else [],
                                       reason=f"Saleor: {names}", adopted=adopted)
             if events and not self_caused:

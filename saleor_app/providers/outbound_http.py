@@ -42,6 +42,7 @@ from typing import Any, Final, Self
 import httpcore
 import httpx
 
+from saleor_app import metrics
 from saleor_app.domain.errors import PermanentError, RetryableError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -262,7 +263,7 @@ class _GuardedTransport(httpx.AsyncBaseTransport):
             content=request.stream,
             extensions=request.extensions,
         )
-        with _transient_errors(url):
+        with _transient_errors(url), metrics.timed_call("http", request.method):  # until the headers arrive
             core_response = await self._pool.handle_async_request(core_request)
         stream = core_response.stream
         if not isinstance(stream, AsyncIterable):  # pragma: no cover - an async pool always streams async

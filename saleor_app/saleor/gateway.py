@@ -88,6 +88,13 @@ class SaleorOrderGateway:
         variables = {"id": object_id, "input": [{"key": k, "value": v} for k, v in items.items()]}
         return await self._mutate("UpdateMetadata", "updateMetadata", variables)
 
+    async def delete_metadata(self, object_id: str, keys: Sequence[str]) -> dict[str, Any]:
+        return await self._mutate("DeleteMetadata", "deleteMetadata", {"id": object_id, "keys": list(keys)})
+
+    async def delete_private_metadata(self, object_id: str, keys: Sequence[str]) -> dict[str, Any]:
+        return await self._mutate("DeletePrivateMetadata", "deletePrivateMetadata", {"id": object_id,
+                                                                                     "keys": list(keys)})
+
     async def _mutate(self, document: str, field: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         data = await self._client.execute(document, variables)
         payload = data.get(field) or {}

@@ -20,6 +20,7 @@ from gql.transport.exceptions import (
 from gql.transport.httpx import HTTPXAsyncTransport
 
 from graphql import DocumentNode, parse, print_ast
+from saleor_app import metrics
 from saleor_app.domain.errors import AppAccessLost, PermanentError, SaleorUnavailable
 from saleor_app.saleor import documents
 
@@ -75,7 +76,8 @@ class SaleorGraphQLClient:
         try:
             if self._session is None:
                 self._session = await self._client.connect_async(reconnecting=False)  # type: ignore[no-untyped-call]
-            result = await self._session.execute(request)
+            with metrics.timed_call("saleor", name):
+                result = await self._session.execute(request)
         except TransportQueryError as exc:
             raise _query_error(name, self.saleor_api_url, exc) from exc
         except TransportServerError as exc:

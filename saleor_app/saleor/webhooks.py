@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from saleor_app import metrics
 from saleor_app.domain.errors import RetryableError
 from saleor_app.domain.installations import InstallationStatus
 from saleor_app.domain.ports import InstallationRepository
@@ -108,6 +109,7 @@ class WebhookIngress:
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         body = await _read_body(receive, headers.get("content-length"), self.handler.max_body_bytes)
         answer = self.handler.too_large() if body is None else await self.handler.handle(headers, body)
+        metrics.webhook_answered(answer[0])
         await _respond(send, answer)
 
 

@@ -225,7 +225,8 @@ class SqlAutomationTransaction:
         else:
             stages = await self._all(
                 select(STAGES).where(STAGES.c.installation_id == installation_id).order_by(STAGES.c.position))
-            rules = await self._all(select(RULES).where(RULES.c.installation_id == installation_id)
+            rules = await self._all(select(RULES).where(RULES.c.installation_id == installation_id,
+                                                        RULES.c.workflow_key.is_(None))  # workflow steps: no rules
                                     .order_by(RULES.c.position, RULES.c.id))
             triggers = await self._all(select(TRIGGERS).where(TRIGGERS.c.installation_id == installation_id)
                                        .order_by(TRIGGERS.c.position, TRIGGERS.c.id))

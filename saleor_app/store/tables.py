@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -91,6 +91,7 @@ class RuleRow(SQLModel, table=True):
     event: str | None = Field(default=None, max_length=40)
     event_params: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     cancel_on_move: bool = False  # an event rule's pending jobs stop when the order changes stage
+    workflow_key: str | None = Field(default=None, max_length=30, index=True)  # a workflow's step, not a rule
     key: str = Field(max_length=63)
     name: str = Field(max_length=200)
     kind: str = Field(max_length=40)
@@ -176,6 +177,10 @@ class StageEntryRow(SQLModel, table=True):
     reason: str = Field(default="", max_length=500)
 
 
+JOBS_UNDISPATCHED = "state IN ('scheduled', 'retrying') AND dispatched_until IS NULL"
+JOBS_DISPATCHED = "state IN ('scheduled', 'retrying') AND dispatched_until IS NOT NULL"
+
+
 class JobRow(SQLModel, table=True):
     __tablename__ = "jobs"
     __table_args__ = (
@@ -183,6 +188,11 @@ class JobRow(SQLModel, table=True):
         Index("ix_jobs_due", "state", "due_at"),
         Index("ix_jobs_entry", "entry_id", "state"),
         Index("ix_jobs_predecessor", "predecessor_id"),
+        # Scale-out (0008): what the Celery dispatcher claims stays a small index however many jobs finished.
+        Index("ix_jobs_undispatched", "due_at", sqlite_where=text(JOBS_UNDISPATCHED),
+              postgresql_where=text(JOBS_UNDISPATCHED)),
+        Index("ix_jobs_dispatched", "dispatched_until", sqlite_where=text(JOBS_DISPATCHED),
+              postgresql_where=text(JOBS_DISPATCHED)),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -202,6 +212,7 @@ class JobRow(SQLModel, table=True):
     reason: str = Field(default="", max_length=2000)
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # system jobs
+    dispatched_until: datetime | None = _utc(nullable=True)  # sent to the broker; sent again after this
     created_at: datetime = _utc(nullable=False)
     updated_at: datetime = _utc(nullable=False)
 
@@ -213,6 +224,8 @@ class ActivityRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_activity_order", "installation_id", "order_row_id", "id"),
         Index("ix_activity_installation", "installation_id", "id"),
+        Index("ix_activity_rule", "installation_id", "rule_key", "id"),  # 0008: filtered views stay flat
+        Index("ix_activity_state", "installation_id", "state", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -226,3 +239,217 @@ class ActivityRow(SQLModel, table=True):
     trigger_key: str | None = Field(default=None, max_length=63)
     message: str = Field(max_length=2000)
     at: datetime = _utc(nullable=False)
+
+
+# --- employee automation: team directory, sequences, tasks, workflows (issue 7) --------------------------------
+
+
+class TeamMemberRow(SQLModel, table=True):
+    """A staff member (or anyone the merchant adds) that rules can address."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (UniqueConstraint("installation_id", "key", name="uq_team_members_key"),
+                      UniqueConstraint("installation_id", "saleor_user_id", name="uq_team_members_user"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    installation_id: int = Field(foreign_key="installations.id", ondelete="CASCADE")
+    key: str = Field(max_length=63)
+    name: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+    away: bool = False
+    saleor_user_id: str | None = Field(default=None, max_length=255)
+    source: str = Field(max_length=16)  # dashboard | manual | saleor
+    updated_at: datetime = _utc(nullable=False)
+
+
+class TeamGroupRow(SQLModel, table=True):
+    __tablename__ = "team_groups"
+    __table_args__ = (UniqueConstraint("installation_id", "key", name="uq_team_groups_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    installation_id: int = Field(foreign_key="installations.id", ondelete="CASCADE")
+    key: str = Field(max_length=63)
+    name: str = Field(default="", max_length=200)
+    member_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    last_pick: int = -1  # index into member_keys of the member the rotation chose last
+    updated_at: datetime = _utc(nullable=False)
+
+
+class RotationPickRow(SQLModel, table=True):
+    """Whom a job's round robin chose: a retry or replay of the job gets the same member again."""
+
+    __tablename__ = "rotation_picks"
+    __table_args__ = (UniqueConstraint("group_id", "job_id", name="uq_rotation_picks_job"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: int = Field(foreign_key="team_groups.id", ondelete="CASCADE")
+    job_id: int = Field(foreign_key="jobs.id", ondelete="CASCADE", index=True)
+    member_key: str = Field(max_length=63)
+    picked_at: datetime = _utc(nullable=False)
+
+
+class SequenceRow(SQLModel, table=True):
+    __tablename__ = "sequences"
+    __table_args__ = (UniqueConstraint("installation_id", "key", name="uq_sequences_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    installation_id: int = Field(foreign_key="installations.id", ondelete="CASCADE")
+    key: str = Field(max_length=63)
+    prefix: str = Field(default="", max_length=30)
+    padding: int = 0
+    next_value: int = Field(sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = _utc(nullable=False)
+
+
+class SequenceNumberRow(SQLModel, table=True):
+    """A number handed out: to one job, once; never twice in a sequence."""
+
+    __tablename__ = "sequence_numbers"
+    __table_args__ = (UniqueConstraint("sequence_id", "value", name="uq_sequence_numbers_value"),
+                      UniqueConstraint("sequence_id", "job_id", name="uq_sequence_numbers_job"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    sequence_id: int = Field(foreign_key="sequences.id", ondelete="CASCADE")
+    job_id: int = Field(foreign_key="jobs.id", ondelete="CASCADE", index=True)
+    value: int = Field(sa_column=Column(BigInteger, nullable=False))
+    formatted: str = Field(max_length=64)
+    allocated_at: datetime = _utc(nullable=False)
+
+
+class TaskRow(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_installation_state", "installation_id", "state", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    installation_id: int = Field(foreign_key="installations.id", ondelete="CASCADE")
+    order_row_id: int = Field(foreign_key="orders.id", ondelete="CASCADE", index=True)
+    job_id: int | None = Field(default=None, foreign_key="jobs.id", ondelete="SET NULL", unique=True)
+    rule_key: str = Field(max_length=72)
+    title: str = Field(max_length=500)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    assignee_key: str | None = Field(default=None, max_length=63)
+    assignee_label: str = Field(default="", max_length=500)
+    priority: str = Field(default="normal", max_length=16)
+    due_at: datetime | None = _utc(nullable=True)
+    state: str = Field(max_length=16)  # open | done | cancelled
+    created_at: datetime = _utc(nullable=False)
+    closed_at: datetime | None = _utc(nullable=True)
+    closed_by: str | None = Field(default=None, max_length=255)
+
+
+class WorkflowRow(SQLModel, table=True):
+    """A named action list; its steps are rows of `rules` with `workflow_key` set (jobs run them like rules)."""
+
+    __tablename__ = "workflows"
+    __table_args__ = (UniqueConstraint("installation_id", "key", name="uq_workflows_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    installation_id: int = Field(foreign_key="installations.id", ondelete="CASCADE")
+    key: str = Field(max_length=30)
+    name: str = Field(default="", max_length=200)
+    outlive_stage: bool = False
+    enabled: bool = True
+    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _utc(nullable=False)
+
+
+class SigningSecretRow(SQLModel, table=True):
+    """The per-installation secret that signs outbound HTTP requests (HMAC-SHA256), encrypted."""
+
+    __tablename__ = "signing_secrets"
+
+    installation_id: int = Field(primary_key=True, foreign_key="installations.id", ondelete="CASCADE")
+    secret_encrypted: str = Field(max_length=512)
+    created_at: datetime = _utc(nullable=False)
+
+
+class ProviderAccountRow(SQLModel, table=True):
+    """A merchant's account at a messaging provider (Postmark server, SMTP account, Twilio account): credentials
+    encrypted, `settings` non-secret, `registered` what the app set up at the provider (e.g. webhook ids)."""
+
+    __tablename__ = "provider_accounts"
+    __table_args__ = (UniqueConstraint("installation_id", "key", name="uq_provider_accounts_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    installation_id: int = Field(foreign_key="installations.id", ondelete="CASCADE", index=True)
+    kind: str = Field(max_length=16)  # postmark | smtp | twilio
+    key: str = Field(max_length=63)
+    name: str = Field(max_length=200)
+    credentials_encrypted: str = Field(max_length=8192)
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    registered: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    callback_secret_encrypted: str | None = Field(default=None, max_length=512)  # authenticates its callbacks
+    status: str = Field(default="unchecked", max_length=16)  # connected | failed | unchecked
+    status_message: str = Field(default="", max_length=1000)
+    checked_at: datetime | None = _utc(nullable=True)
+    last_event_at: datetime | None = _utc(nullable=True)
+    created_at: datetime = _utc(nullable=False)
+    updated_at: datetime = _utc(nullable=False)
+
+
+class SenderRow(SQLModel, table=True):
+    """Where a message is sent from: a mailbox (email), a phone number or a messaging service."""
+
+    __tablename__ = "senders"
+    __table_args__ = (
+        UniqueConstraint("provider_account_id", "kind", "address", name="uq_senders_address"),
+        Index("ix_senders_installation", "installation_id", "kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_account_id: int = Field(foreign_key="provider_accounts.id", ondelete="CASCADE")
+    installation_id: int = Field(foreign_key="installations.id", ondelete="CASCADE")
+    kind: str = Field(max_length=24)  # email | phone | messaging_service
+    address: str = Field(max_length=320)
+    display_name: str = Field(default="", max_length=200)
+    external_id: str | None = Field(default=None, max_length=255)
+    enabled: bool = True
+    last_sent_at: datetime | None = _utc(nullable=True)  # last accepted send: "auto" picks the latest
+    created_at: datetime = _utc(nullable=False)
+    updated_at: datetime = _utc(nullable=False)
+
+
+class MessageRow(SQLModel, table=True):
+    """One send (email, SMS, call): written before the provider is called, so a crash mid-send leaves a trace."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_provider_message_id", "provider_message_id"),
+        Index("ix_messages_job", "job_id"),
+        Index("ix_messages_installation", "installation_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    installation_id: int = Field(foreign_key="installations.id", ondelete="CASCADE")
+    job_id: int | None = Field(default=None, foreign_key="jobs.id", ondelete="SET NULL")  # None: a test send
+    order_row_id: int | None = Field(default=None, foreign_key="orders.id", ondelete="SET NULL")
+    provider_account_id: int | None = Field(default=None, foreign_key="provider_accounts.id", ondelete="SET NULL")
+    sender_id: int | None = Field(default=None, foreign_key="senders.id", ondelete="SET NULL")
+    channel: str = Field(max_length=8)  # email | sms | call
+    sender: str = Field(max_length=320)
+    recipient: str = Field(max_length=320)
+    provider_message_id: str | None = Field(default=None, max_length=255)
+    state: str = Field(max_length=16)
+    reason: str = Field(default="", max_length=1000)
+    last_event: str | None = Field(default=None, max_length=40)
+    last_event_at: datetime | None = _utc(nullable=True)
+    is_test: bool = False
+    excerpt: str = Field(default="", max_length=500)
+    created_at: datetime = _utc(nullable=False)
+    updated_at: datetime = _utc(nullable=False)
+
+
+class SuppressionRow(SQLModel, table=True):
+    """An address the installation must not send to (hard bounce, spam complaint, opt-out, added by hand)."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("installation_id", "channel", "address", name="uq_suppressions_address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    installation_id: int = Field(foreign_key="installations.id", ondelete="CASCADE")
+    channel: str = Field(max_length=8)  # email | phone
+    address: str = Field(max_length=320)  # normalised: lower-case email, E.164 phone
+    reason: str = Field(default="", max_length=500)
+    source: str = Field(max_length=40)  # bounce | spam_complaint | opt_out | manual | import
+    created_at: datetime = _utc(nullable=False)

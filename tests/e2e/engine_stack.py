@@ -87,11 +87,12 @@ async def engine_stack(
     *,
     extra_handlers: Mapping[str, ActionHandler] | None = None,
     clock_start: datetime | None = None,
+    app_clock: FakeClock | None = None,  # a clock shared with other processes (tests/fakes/celery_worker.py)
     **fake: Any,
 ) -> AsyncIterator[EngineStack]:
     port = free_port()
     settings = settings.model_copy(update={"app_url": f"http://127.0.0.1:{port}"})
-    clock = FakeClock(clock_start)
+    clock = app_clock or FakeClock(clock_start)
     container = build_container(settings, clock=clock, extra_handlers=extra_handlers)
     app = create_app(settings, container)
     async with FakeSaleor(**fake) as saleor, LoopbackServer(app, port=port, lifespan="off"):

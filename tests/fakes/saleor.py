@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+import jwt
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
@@ -82,6 +83,7 @@ class FakeSaleor:
                                            inline=deliver_inline)
         self._api = GraphQLApi(self.state, self.actions, self._deliverer, schema=self.schema,
                                base_url=lambda: self.base_url, internal_errors=self.internal_errors)
+        self._api.dashboard_user = self._dashboard_user
         self._timeout = timeout or httpx.Timeout(18.0, connect=2.0)  # Saleor's webhook/register/manifest limits
         self._graphql_failures: list[int] = []
         self._graphql_delay = 0.0
@@ -193,6 +195,17 @@ class FakeSaleor:
         token = secrets.token_urlsafe(24)
         self._api.staff_tokens.add(token)
         return token
+
+    def _dashboard_user(self, token: str) -> str | None:
+        """The staff user id of a Dashboard token this Saleor signed and that has not expired, else None."""
+        if token.count(".") != 2:
+            return None
+        try:
+            claims = jwt.decode(token, self.signer.private_key.public_key(), algorithms=["RS256"])
+        except jwt.PyJWTError:
+            return None
+        user_id = claims.get("user_id")
+        return str(user_id) if claims.get("type") == "thirdparty" and user_id in self.state.staff_users else None
 
     def rotate_key(self) -> SaleorSigner:
         """Swap in a new signing key; like Saleor, the JWKS then holds only the new one (no overlap)."""

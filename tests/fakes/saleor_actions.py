@@ -355,6 +355,25 @@ class SaleorActions:
         return Outcome({"__typename": typename, "item": lambda _a: self.state.order_view(order), "errors": []},
                        events)
 
+    def delete_metadata(self, caller: Caller, id: object, keys: list[str], *, private: bool) -> Outcome:
+        """Orders only (what the app deletes): ORDER_METADATA_UPDATED when a key was there."""
+        typename = "DeletePrivateMetadata" if private else "DeleteMetadata"
+        decoded = decode_gid(id)
+        if decoded is None:
+            raise FieldError(f"Couldn't resolve id: {id}.")
+        require(caller, "MANAGE_ORDERS")
+        order = self.state.orders.get(decoded[1]) if decoded[0] == "Order" else None
+        if order is None:
+            raise Refusal(simple_error("MetadataError", "id", f"Couldn't resolve to a node: {id}", "NOT_FOUND"))
+        target = order.private_metadata if private else order.metadata
+        removed = [key for key in keys if target.pop(str(key), None) is not None]
+        events = []
+        if removed:
+            self.touch(order)
+            events.append(self.emit(caller, "ORDER_METADATA_UPDATED", order))
+        return Outcome({"__typename": typename, "item": lambda _a: self.state.order_view(order), "errors": []},
+                       events)
+
     @staticmethod
     def _apply_metadata(target: dict[str, str], items: list[dict[str, Any]]) -> bool:
         before = dict(target)

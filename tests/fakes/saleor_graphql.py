@@ -58,6 +58,10 @@ _MUTATIONS: dict[str, tuple[str, tuple[str, ...], _Action]] = {
                        lambda a, c, x: a.update_metadata(c, x.get("id"), x.get("input") or [], private=False)),
     "updatePrivateMetadata": ("UpdatePrivateMetadata", ("item",),
                               lambda a, c, x: a.update_metadata(c, x.get("id"), x.get("input") or [], private=True)),
+    "deleteMetadata": ("DeleteMetadata", ("item",),
+                       lambda a, c, x: a.delete_metadata(c, x.get("id"), x.get("keys") or [], private=False)),
+    "deletePrivateMetadata": ("DeletePrivateMetadata", ("item",),
+                              lambda a, c, x: a.delete_metadata(c, x.get("id"), x.get("keys") or [], private=True)),
     "webhookCreate": ("WebhookCreate", ("webhook",), lambda a, c, x: a.webhook_create(c, x.get("input") or {})),
     "webhookUpdate": ("WebhookUpdate", ("webhook",),
                       lambda a, c, x: a.webhook_update(c, x.get("id"), x.get("input") or {})),
@@ -71,6 +75,8 @@ class GraphQLApi:
         self.actions = actions
         self.schema = schema
         self.staff_tokens: set[str] = set()
+        # Dashboard (AppBridge) tokens act as their staff user, as in Saleor: FakeSaleor sets the check.
+        self.dashboard_user: Callable[[str], str | None] | None = None
         self.mutations: list[MutationCall] = []
         self._deliverer = deliverer
         self._base_url = base_url
@@ -99,6 +105,9 @@ class GraphQLApi:
             return ANONYMOUS
         if token in self.staff_tokens:
             return STAFF
+        user_id = self.dashboard_user(token) if self.dashboard_user is not None else None
+        if user_id is not None:
+            return Caller("staff", user_id=user_id)
         app = self.state.app_by_token(token)  # deleted, deactivated and unknown tokens are all anonymous
         return Caller("app", app) if app is not None else ANONYMOUS
 
@@ -182,8 +191,20 @@ class GraphQLApi:
                 "fulfillmentAllowUnpaid": state.shop.fulfillment_allow_unpaid,
                 "domain": {"__typename": "Domain", "host": urlsplit(self._base_url()).netloc, "sslEnabled": False,
                            "url": self._base_url()}}
-        return {"app": app, "shop": shop, "order": order, "orders": orders,
-                "me": state.staff_view() if caller.kind == "staff" else None}
+        def staff_users(_args: dict[str, Any]) -> Any:
+            if "MANAGE_STAFF" not in caller.permissions:
+                raise permission_denied("MANAGE_STAFF")
+            users = [user for user in state.staff_users.values() if user["isActive"]]  # one page: a small shop
+            return {"__typename": "UserCountableConnection", "totalCount": len(users),
+                    "edges": [{"__typename": "UserCountableEdge", "cursor": user["id"], "node": user}
+                              for user in users],
+                    "pageInfo": {"__typename": "PageInfo", "hasNextPage": False, "hasPreviousPage": False,
+                                 "startCursor": None, "endCursor": None}}
+
+        me = None
+        if caller.kind == "staff":
+            me = state.staff_users.get(caller.user_id) if caller.user_id else state.staff_view()
+        return {"app": app, "shop": shop, "order": order, "orders": orders, "me": me, "staffUsers": staff_users}
 
     def mutation_root(self, caller: Caller, variables: dict[str, Any]) -> dict[str, Any]:
         def resolver(name: str) -> Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]:

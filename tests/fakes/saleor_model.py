@@ -255,11 +255,12 @@ class Caller:
 
     kind: Literal["staff", "app", "anonymous", "system"]
     app: App | None = None
+    user_id: str | None = None  # a staff caller by Dashboard token: which staff user (default: the admin)
 
     @property
     def permissions(self) -> frozenset[str]:
         if self.kind == "staff":
-            return frozenset({"MANAGE_ORDERS", "MANAGE_APPS", "AUTHENTICATED_STAFF_USER"})
+            return frozenset({"MANAGE_ORDERS", "MANAGE_APPS", "MANAGE_STAFF", "AUTHENTICATED_STAFF_USER"})
         if self.kind == "app" and self.app is not None:
             return frozenset({*self.app.permissions, "AUTHENTICATED_APP"})
         return frozenset()

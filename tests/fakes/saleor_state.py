@@ -70,6 +70,14 @@ class SaleorState:
                           "metadata": [], "privateMetadata": []}
         self._counters: dict[str, itertools.count[int]] = {}
         self._first = {"order": first_order_number, "customer": 100}
+        # Staff users by global id (`me`, `staffUsers`); the admin is the staff token's and the default JWT's user.
+        self.staff_users: dict[str, dict[str, Any]] = {gid("User", STAFF_USER_PK): self.staff_view()}
+
+    def add_staff(self, email: str, first_name: str = "", last_name: str = "", *, active: bool = True) -> str:
+        user_id = gid("User", 1000 + len(self.staff_users))
+        self.staff_users[user_id] = {"__typename": "User", "id": user_id, "email": email, "firstName": first_name,
+                                     "lastName": last_name, "isStaff": True, "isActive": active}
+        return user_id
 
     def now(self) -> str:
         return iso(self.clock())

@@ -1,0 +1,234 @@
+"""The JSON API of employee automation under /api/v1: the team directory, tasks, workflows, sequences and the
+outbound signing secret. Every route needs a Dashboard token with MANAGE_ORDERS."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ValidationError
+
+from saleor_app.domain.errors import Refused
+from saleor_app.domain.sequences import NumberSequence, SequenceSpec
+from saleor_app.domain.tasks import Task, TaskState
+from saleor_app.domain.team import GroupSpec, MemberSpec, TeamGroup, TeamMember
+from saleor_app.domain.workflows import Workflow, WorkflowSpec
+from saleor_app.engine.configure import ConfigurationError
+from saleor_app.saleor.dashboard_auth import OrderManagerDep
+from saleor_app.saleor.responses import ApiError
+
+router = APIRouter(prefix="/api/v1", tags=["employee automation"])
+T = TypeVar("T")
+
+
+def _employees(request: Request) -> Any:
+    return request.app.state.container.employees  # built in wiring (composition root)
+
+
+@asynccontextmanager
+async def _answers() -> AsyncIterator[None]:
+    """The use cases' refusals as API errors: Refused keeps its status, a configuration problem is 422."""
+    try:
+        yield
+    except Refused as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from exc
+    except ConfigurationError as exc:
+        raise ApiError(422, "INVALID", str(exc)) from exc
+    except ValidationError as exc:
+        raise ApiError(422, "INVALID", "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                                 for e in exc.errors())) from exc
+    except ValueError as exc:  # a body that is not JSON
+        raise ApiError(422, "INVALID", f"the body is not valid JSON: {exc}") from exc
+
+
+async def _run(call: Awaitable[T]) -> T:
+    async with _answers():
+        return await call
+
+
+def _member(member: TeamMember) -> dict[str, Any]:
+    return {"key": member.key, "name": member.name, "email": member.email, "phone": member.phone,
+            "away": member.away, "saleorUserId": member.saleor_user_id, "source": member.source.value}
+
+
+def _group(group: TeamGroup) -> dict[str, Any]:
+    return {"key": group.key, "name": group.name, "members": list(group.member_keys)}
+
+
+def _task(task: Task) -> dict[str, Any]:
+    return {"id": task.id, "order": task.order_id, "orderNumber": task.order_number, "rule": task.rule_key,
+            "title": task.title, "description": task.description, "assignee": task.assignee_key,
+            "assigneeLabel": task.assignee_label, "priority": task.priority, "state": task.state.value,
+            "dueAt": task.due_at.isoformat() if task.due_at else None, "createdAt": task.created_at.isoformat(),
+            "closedAt": task.closed_at.isoformat() if task.closed_at else None, "closedBy": task.closed_by}
+
+
+def _workflow(workflow: Workflow) -> dict[str, Any]:
+    return workflow.spec.model_dump(mode="json", exclude_defaults=False)
+
+
+def _sequence(sequence: NumberSequence) -> dict[str, Any]:
+    return {"key": sequence.key, "prefix": sequence.prefix, "padding": sequence.padding,
+            "next": sequence.format(sequence.next_value)}
+
+
+# -- team -----------------------------------------------------------------------------------------------------------
+
+
+@router.get("/team")
+async def team(user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    """Members (staff who opened the app, people added by hand, synced staff) and groups."""
+    manage = _employees(request).team
+    return {"members": [_member(m) for m in await manage.members(user.installation.id)],
+            "groups": [_group(g) for g in await manage.groups(user.installation.id)],
+            "staffSync": "MANAGE_STAFF" in user.permissions}  # the token carries the app's permissions now
+
+
+@router.post("/team/me")
+async def record_me(user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    """The page calls this when it opens: the staff member becomes a team member (name asked of Saleor)."""
+    token = request.headers.get("authorization-bearer", "")
+    return _member(await _run(_employees(request).team.record_me(user.installation, user.user_id, user.email,
+                                                                 token)))
+
+
+@router.post("/team/sync")
+async def sync_staff(user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    """Every active Saleor staff user becomes a member (needs MANAGE_STAFF granted to the app)."""
+    report = await _run(_employees(request).team.sync(user.installation, user.permissions))
+    return {"added": report.added, "updated": report.updated}
+
+
+class MemberBody(BaseModel):
+    name: str = ""
+    email: str | None = None
+    phone: str | None = None
+    away: bool = False
+
+
+@router.put("/team/members/{key}")
+async def save_member(key: str, body: MemberBody, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    async with _answers():
+        spec = MemberSpec.model_validate({"key": key, **body.model_dump()})
+        return _member(await _employees(request).team.save_member(user.installation.id, spec))
+
+
+class AwayBody(BaseModel):
+    away: bool
+
+
+@router.post("/team/members/{key}/away")
+async def set_away(key: str, body: AwayBody, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    return _member(await _run(_employees(request).team.set_away(user.installation.id, key, body.away)))
+
+
+@router.delete("/team/members/{key}")
+async def delete_member(key: str, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    await _run(_employees(request).team.delete_member(user.installation.id, key))
+    return {"deleted": key}
+
+
+class GroupBody(BaseModel):
+    name: str = ""
+    members: list[str]
+
+
+@router.put("/team/groups/{key}")
+async def save_group(key: str, body: GroupBody, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    async with _answers():
+        spec = GroupSpec.model_validate({"key": key, "name": body.name, "members": tuple(body.members)})
+        return _group(await _employees(request).team.save_group(user.installation.id, spec))
+
+
+@router.delete("/team/groups/{key}")
+async def delete_group(key: str, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    await _run(_employees(request).team.delete_group(user.installation.id, key))
+    return {"deleted": key}
+
+
+# -- tasks ----------------------------------------------------------------------------------------------------------
+
+
+@router.get("/tasks")
+async def tasks(user: OrderManagerDep, request: Request, state: TaskState | None = None,
+                assignee: str | None = None, before: int | None = None,
+                limit: int = Query(100, ge=1, le=500)) -> dict[str, Any]:
+    """Tasks, newest first; filter by state (open, done, cancelled) and assignee; page with `before`."""
+    found = await _employees(request).work.tasks(user.installation.id, state=state, assignee=assignee,
+                                                 before_id=before, limit=limit)
+    return {"tasks": [_task(t) for t in found], "next": found[-1].id if len(found) == limit else None}
+
+
+async def _close(task_id: int, state: TaskState, user: Any, request: Request) -> dict[str, Any]:
+    by = user.email or user.user_id or "staff"
+    return _task(await _run(_employees(request).close_task(user.installation.id, task_id, state, by)))
+
+
+@router.post("/tasks/{task_id}/complete")
+async def complete_task(task_id: int, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    """Mark the task done; `task_completed` triggers and event rules then run for its order."""
+    return await _close(task_id, TaskState.DONE, user, request)
+
+
+@router.post("/tasks/{task_id}/cancel")
+async def cancel_task(task_id: int, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    return await _close(task_id, TaskState.CANCELLED, user, request)
+
+
+# -- workflows, sequences, signing secret ---------------------------------------------------------------------------
+
+
+@router.get("/workflows")
+async def workflows(user: OrderManagerDep, request: Request) -> list[dict[str, Any]]:
+    return [_workflow(w) for w in await _employees(request).work.workflows(user.installation.id)]
+
+
+@router.put("/workflows/{key}")
+async def save_workflow(key: str, request: Request, user: OrderManagerDep) -> dict[str, Any]:
+    """Body: {name, outlive_stage, enabled, steps: [{key, kind, config, delay_seconds, after_previous, …}]}."""
+    async with _answers():
+        spec = WorkflowSpec.model_validate({**(await request.json()), "key": key})
+        return _workflow(await _employees(request).workflows.save(user.installation.id, spec))
+
+
+@router.delete("/workflows/{key}")
+async def delete_workflow(key: str, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    await _run(_employees(request).workflows.delete(user.installation.id, key))
+    return {"deleted": key}
+
+
+@router.get("/sequences")
+async def sequences(user: OrderManagerDep, request: Request) -> list[dict[str, Any]]:
+    return [_sequence(s) for s in await _employees(request).work.sequences(user.installation.id)]
+
+
+class SequenceBody(BaseModel):
+    prefix: str = ""
+    padding: int = 0
+    start: int = 1
+
+
+@router.put("/sequences/{key}")
+async def save_sequence(key: str, body: SequenceBody, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    async with _answers():
+        spec = SequenceSpec.model_validate({"key": key, **body.model_dump()})
+        container = request.app.state.container
+        return _sequence(await container.employees.work.save_sequence(user.installation.id, spec,
+                                                                      container.clock.now()))
+
+
+@router.get("/outbound/signing-secret")
+async def signing_secret(user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    """The secret HTTP-request rules sign with, for the receiving system to check signatures (never logged)."""
+    container = request.app.state.container
+    return {"secret": await container.employees.work.secret(user.installation.id, container.clock.now()),
+            "header": "X-Order-Automation-Signature", "scheme": "t=<unix seconds>,v1=<hex HMAC-SHA256 of "
+                                                                "'<t>.' + body>"}
+
+
+@router.post("/outbound/signing-secret/rotate")
+async def rotate_signing_secret(user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    container = request.app.state.container
+    return {"secret": await container.employees.work.rotate(user.installation.id, container.clock.now())}

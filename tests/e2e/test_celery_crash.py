@@ -1,0 +1,176 @@
+"""The Celery runner under failure, with real worker processes: a worker SIGKILLed mid-send, a message delivered
+twice, and a broker that restarts empty while orders keep coming. Nothing is lost, nothing is sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing, asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from saleor_app.queues.celery_app import create_celery, publish
+from saleor_app.settings import Settings
+from saleor_app.store.dispatch import JobTicket
+from saleor_app.wiring import SystemClock
+from tests.conftest import require
+from tests.e2e.celery_stack import BROKERS, celery_settings, delete_queue, require_broker, start_worker, stop
+from tests.e2e.engine_stack import EngineStack, engine_stack
+from tests.fakes.loopback import free_port
+
+pytestmark = pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                                     indirect=True)
+
+
+async def poll(predicate: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+@asynccontextmanager
+async def running_stack(settings: Settings) -> AsyncIterator[EngineStack]:
+    """The app with its dispatcher running on the real clock (leases must really expire)."""
+    async with aclosing(engine_stack(settings, app_clock=SystemClock())) as stacks:  # type: ignore[arg-type]
+        async for stack in stacks:  # closed even when the test fails: the app's connections go back
+            stack.container.runner.start()
+            yield stack
+
+
+async def states(stack: EngineStack) -> list[str]:
+    return [job["state"] for job in await stack.jobs()]
+
+
+@pytest.mark.parametrize("broker", sorted(BROKERS))
+async def test_a_worker_killed_mid_send_sends_nothing_twice(settings: Settings, broker: str) -> None:
+    require_broker(BROKERS[broker])
+    settings = celery_settings(settings, BROKERS[broker], job_lease_seconds=2.0)
+    worker = start_worker(settings)
+    try:
+        async with running_stack(settings) as stack:
+            await stack.rule(key="note", stage="awaiting-payment", kind="add_note", config={"message": "once"})
+            stack.saleor.graphql_delay(3.0)  # the re-read, then the note, hang in Saleor
+
+            async def note_in_flight() -> bool:
+                return any(b"orderNoteAdd" in body for body in stack.saleor.delayed_bodies)
+
+            await stack.saleor.place_order(auto_confirm=True)
+            await poll(note_in_flight)
+            worker.send_signal(signal.SIGKILL)  # the worker dies with the send in flight; its message is unacked
+            worker.wait(timeout=10)
+            stack.saleor.graphql_delay(0.0)
+            worker = start_worker(settings)  # RabbitMQ redelivers the message to it at once: dropped (running)
+
+            async def unknown() -> bool:
+                return await states(stack) == ["unknown"]
+
+            await poll(unknown)  # the lease expired: not re-sent blindly, a person decides
+            await poll(lambda: _eq(stack.notes, ["once"]))  # Saleor finishes the held request (3 s after it came)
+            await asyncio.sleep(1.0)
+            assert stack.notes() == ["once"]  # the worker died before hearing so; never a second one
+    finally:
+        stop(worker)
+        delete_queue(settings)
+
+
+async def test_a_message_delivered_twice_runs_its_job_once(settings: Settings) -> None:
+    broker = BROKERS["rabbitmq"]
+    require_broker(broker)
+    settings = celery_settings(settings, broker)
+    worker = start_worker(settings)
+    try:
+        async with running_stack(settings) as stack:
+            await stack.rule(key="note", stage="new", kind="add_note", config={"message": "one"})
+            await stack.saleor.place_order(auto_confirm=False)
+
+            async def done() -> bool:
+                return await states(stack) == ["succeeded"]
+
+            await poll(done)
+            job_id = (await stack.jobs())[0]["id"]
+            app = create_celery(broker, settings.celery_queue)
+            for attempts in (0, 0, 1):  # the original message twice more, and one naming the attempt that ran
+                publish(app, [JobTicket(job_id, attempts)], settings.celery_queue)
+            await asyncio.sleep(1.5)
+            assert stack.notes() == ["one"]
+            assert (await stack.jobs())[0]["attempts"] == 1
+    finally:
+        stop(worker)
+        delete_queue(settings)
+
+
+def start_redis(port: int, directory: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
+                             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def test_a_broker_restart_loses_nothing_and_doubles_nothing(settings: Settings, tmp_path: Path) -> None:
+    require(shutil.which("redis-server") is not None, "redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    redis = start_redis(port, tmp_path)
+    broker = f"redis://127.0.0.1:{port}/0"
+    settings = celery_settings(settings, broker, dispatch_resend_seconds=2.0)
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        await poll(lambda: _reachable(broker), timeout=10)
+        worker = start_worker(settings)
+        async with running_stack(settings) as stack:
+            await stack.rule(key="note", stage="new", kind="add_note", config={"message": "{{ order.number }}"})
+            first = await stack.saleor.place_order(auto_confirm=False)
+            await poll(lambda: _eq(stack.notes, [str(first.number)]))
+            await poll(lambda: _states(stack, ["succeeded"]))  # recorded: the worker may go now
+
+            stop(worker)  # no consumer: the next job's message waits in Redis…
+            lost = await stack.saleor.place_order(auto_confirm=False)
+            await poll(lambda: _sent(stack))
+            redis.send_signal(signal.SIGKILL)  # …and dies with it (no persistence)
+            redis.wait(timeout=10)
+
+            down = await stack.saleor.place_order(auto_confirm=False)  # the broker is down
+            assert stack.saleor.deliveries[-1].outcome == "success"  # webhooks are still acknowledged…
+            await poll(lambda: _planned(stack, 3))  # …and planned; the job waits in the database
+            await asyncio.sleep(1.0)
+            assert stack.notes() == [str(first.number)]
+
+            redis = start_redis(port, tmp_path)  # back, empty
+            worker = start_worker(settings)
+            expected = sorted(str(order.number) for order in (first, lost, down))
+            await poll(lambda: _eq(lambda: sorted(stack.notes()), expected))
+            await asyncio.sleep(2.5)  # past another resend interval: still once each
+            assert sorted(stack.notes()) == expected
+            await poll(lambda: _states(stack, ["succeeded"] * 3))
+            assert [job["attempts"] for job in await stack.jobs()] == [1, 1, 1]
+    finally:
+        if worker is not None:
+            stop(worker)
+        stop(redis)
+
+
+async def _reachable(url: str) -> bool:
+    from tests.e2e.celery_stack import _PROBLEMS, broker_problem
+
+    _PROBLEMS.pop(url, None)
+    return broker_problem(url) is None
+
+
+async def _eq(read: Callable[[], list[str]], expected: list[str]) -> bool:
+    return read() == expected
+
+
+async def _states(stack: EngineStack, expected: list[str]) -> bool:
+    return await states(stack) == expected
+
+
+async def _sent(stack: EngineStack) -> bool:
+    return any(job["dispatched_until"] is not None for job in await stack.jobs())
+
+
+async def _planned(stack: EngineStack, count: int) -> bool:
+    return len(await stack.jobs()) == count

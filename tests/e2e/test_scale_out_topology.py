@@ -1,0 +1,77 @@
+"""The production topology through the real commands: the app only ingests, two `saleor-automation dispatch`
+processes share the work, one `saleor-automation worker` (prefork, two processes) runs the jobs and serves the
+metrics of all its processes. Every order's rule runs exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from saleor_app.settings import Settings
+from saleor_app.wiring import SystemClock
+from tests.e2e.celery_stack import BROKERS, REPO, celery_settings, delete_queue, require_broker, stop, worker_env
+from tests.e2e.engine_stack import EngineStack, engine_stack
+from tests.fakes.loopback import free_port
+
+pytestmark = pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                                     indirect=True)
+
+
+def command(settings: Settings, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    log = os.environ.get("TEST_WORKER_LOG")
+    with open(log or os.devnull, "ab") as output:
+        return subprocess.Popen([sys.executable, "-m", "saleor_app.cli", *args], cwd=REPO,
+                                env=worker_env(settings, **env), stdout=output, stderr=output)
+
+
+@pytest.fixture
+def scaled(settings: Settings) -> Settings:
+    require_broker(BROKERS["redis"])
+    return celery_settings(settings, BROKERS["redis"], dispatcher_enabled=False)
+
+
+@pytest.fixture
+async def stack(scaled: Settings) -> AsyncIterator[EngineStack]:
+    async for built in engine_stack(scaled, app_clock=SystemClock()):  # type: ignore[arg-type]
+        yield built  # the app ingests only: dispatcher_enabled is off and nothing starts one here
+
+
+async def test_two_dispatchers_and_a_prefork_worker_run_each_rule_once(scaled: Settings, stack: EngineStack,
+                                                                      tmp_path) -> None:
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    port = free_port()
+    processes = [
+        command(scaled, "worker", "--concurrency", "2", "--metrics-port", str(port),
+                PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)),
+        command(scaled, "dispatch"),
+        command(scaled, "dispatch"),
+    ]
+    try:
+        await stack.rule(key="note", stage="new", kind="add_note", config={"message": "{{ order.number }}"})
+        orders = [await stack.saleor.place_order(auto_confirm=False) for _ in range(10)]
+        expected = sorted(str(order.number) for order in orders)
+        for _ in range(600):
+            if [job["state"] for job in await stack.jobs()] == ["succeeded"] * 10:
+                break
+            await asyncio.sleep(0.05)
+        assert sorted(stack.notes()) == expected
+        assert [job["attempts"] for job in await stack.jobs()] == [1] * 10
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for family in text_string_to_metric_families(text) for s in family.samples}
+        assert samples[("saleor_automation_job_outcomes_total", (("state", "succeeded"),))] == 10
+        assert samples[("saleor_automation_provider_calls_total",
+                        (("operation", "OrderNoteAdd"), ("outcome", "ok"), ("provider", "saleor")))] == 10
+    finally:
+        for process in processes:
+            stop(process)
+        delete_queue(scaled)

@@ -1,0 +1,409 @@
+"""SMS and calls end to end: the fake Saleor's orders, the app over real HTTP, the real `twilio` library against the
+local fake of Twilio's API, and Twilio's signed callbacks coming back."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from datetime import UTC, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from saleor_app.domain.config_document import ConfigFileError
+from saleor_app.domain.config_file import dump_config, parse_config
+from saleor_app.domain.providers import MessageState, ProviderSpec, ProviderStatus, SuppressionChannel
+from saleor_app.domain.rules import RuleSpec
+from saleor_app.domain.triggers import TriggerSpec
+from saleor_app.engine.configure import ConfigurationError
+from saleor_app.engine.providers import ProviderView
+from saleor_app.store.tables import MessageRow, WebhookInboxRow
+from tests.e2e.engine_stack import EngineStack, engine_stack
+from tests.fakes.twilio import FakeTwilio, twilio_signature
+
+SHOP = "+15005550006"
+CUSTOMER = "+12025550143"
+
+
+@pytest.fixture
+async def twilio() -> AsyncIterator[FakeTwilio]:
+    async with FakeTwilio() as fake:
+        fake.account.add_number(SHOP, "Shop line")
+        yield fake
+
+
+@pytest.fixture
+async def stack(settings, twilio: FakeTwilio) -> AsyncIterator[EngineStack]:
+    async for built in engine_stack(settings.model_copy(update={"twilio_api_base_url": twilio.base_url,
+                                                                "twilio_read_timeout_seconds": 2.0})):
+        yield built
+
+
+async def connect(stack: EngineStack, twilio: FakeTwilio) -> ProviderView:
+    view = await stack.container.providers.connect(stack.installation.id, ProviderSpec(
+        key="twilio-main", kind="twilio",
+        credentials={"account_sid": twilio.account.sid, "auth_token": twilio.account.auth_token}))
+    assert view.account.status is ProviderStatus.CONNECTED, view.account.status_message
+    return view
+
+
+async def messages(stack: EngineStack) -> list[dict[str, Any]]:
+    return await stack.rows(MessageRow.__table__)  # type: ignore[attr-defined]
+
+
+async def jobs(stack: EngineStack) -> dict[str, dict[str, Any]]:
+    return {job["rule_key"]: job for job in await stack.jobs()}
+
+
+async def test_connecting_checks_the_account_lists_senders_and_points_numbers_at_the_app(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    service = twilio.account.add_service("Notifications", [SHOP])
+    view = await connect(stack, twilio)
+    assert "Twilio account 'My first Twilio account' (Full)" in view.account.status_message
+    assert {(s.kind.value, s.address) for s in view.senders} == {("phone", SHOP), ("messaging_service", service.sid)}
+    inbound = f"{stack.container.settings.app_url}/api/twilio/{view.account.id}/inbound"
+    assert twilio.account.numbers[0].sms_url == inbound
+    await stack.container.providers.delete(stack.installation.id, "twilio-main")
+    assert twilio.account.numbers[0].sms_url == ""  # put back as it was
+
+
+async def test_wrong_credentials_leave_the_account_failed_with_twilios_message(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    view = await stack.container.providers.connect(stack.installation.id, ProviderSpec(
+        key="twilio-main", kind="twilio", credentials={"account_sid": twilio.account.sid, "auth_token": "wrong"}))
+    assert view.account.status is ProviderStatus.FAILED and "20003" in view.account.status_message
+
+
+async def test_sms_and_call_rules_cannot_be_enabled_without_a_connected_account(stack: EngineStack) -> None:
+    with pytest.raises(ConfigurationError, match="an SMS rule cannot be enabled without a connected SMS provider"):
+        await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Hi"})
+    with pytest.raises(ConfigurationError, match="a call rule cannot be enabled without connected telephony"):
+        await stack.rule(key="call", stage="awaiting-payment", kind="call", config={"text": "Hi"})
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Hi"}, enabled=False)
+
+
+async def test_an_order_gets_an_sms_and_then_a_call_with_the_chosen_voice(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={
+        "phone_type": "shipping", "text": "Hi {{ customer.first_name }}, order {{ order.number }} is confirmed."})
+    await stack.rule(key="call", stage="awaiting-payment", kind="call", after_previous=True, config={
+        "text": "Hello {{ customer.first_name }}, your order {{ order.number }} awaits payment.",
+        "voice": "Polly.Marlene", "language": "de-DE", "speed": 90, "volume": "loud"})
+    order = await stack.saleor.place_order(auto_confirm=True, phone="+4930123456", shipping_phone="(415) 555-0100")
+    await stack.settle()
+    state = await jobs(stack)
+    assert state["sms"]["state"] == "succeeded" and state["call"]["state"] == "succeeded"
+    [sms] = twilio.creates("Messages")
+    assert sms.form["To"] == "+14155550100" and sms.form["From"] == SHOP  # shipping phone, E.164 in the US
+    assert sms.form["Body"] == f"Hi Ashley, order {order.number} is confirmed."
+    assert sms.form["StatusCallback"].startswith(stack.container.settings.app_url + "/api/twilio/")
+    assert "shipping address phone" in state["sms"]["reason"] and "1 SMS" in state["sms"]["reason"]
+    [call] = twilio.creates("Calls")
+    assert call.form["To"] == "+4930123456" and call.form["From"] == SHOP  # auto: the billing phone comes first
+    say = ET.fromstring(call.form["Twiml"]).find("Say")
+    assert say is not None and say.attrib == {"voice": "Polly.Marlene", "language": "de-DE"}
+    prosody = say.find("prosody")
+    assert prosody is not None and prosody.attrib == {"rate": "90%", "volume": "loud"}
+    assert prosody.text == f"Hello Ashley, your order {order.number} awaits payment."
+    rows = await messages(stack)
+    assert [(r["channel"], r["state"], r["recipient"]) for r in rows] == [
+        ("sms", "sent", "+14155550100"), ("call", "sent", "+4930123456")]
+
+
+async def test_auto_takes_the_billing_phone_in_its_country(stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Danke!"})
+    await stack.saleor.place_order(auto_confirm=True, phone="030 1234567", billing_address={"country": "DE"})
+    await stack.settle()
+    assert twilio.creates("Messages")[0].form["To"] == "+49301234567"
+
+
+async def test_a_call_can_play_an_audio_file(stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    # Saved straight into the store: saving through the API checks the link on the internet (tested apart).
+    spec = RuleSpec(key="jingle", name="jingle", stage="awaiting-payment", kind="call",
+                    config={"mode": "audio", "audio_url": "https://cdn.example.com/thanks.mp3"})
+    async with stack.container.automation.transaction() as tx:
+        await tx.save_rule(stack.installation.id, spec, stack.clock.now())
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    root = ET.fromstring(twilio.creates("Calls")[0].form["Twiml"])
+    assert root.findtext("Play") == "https://cdn.example.com/thanks.mp3" and root.find("Say") is None
+
+
+async def test_an_audio_link_to_a_private_address_is_refused_on_save(stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    with pytest.raises(ConfigurationError, match="audio_url: Refused to connect to 127.0.0.1: it is a loopback"):
+        await stack.rule(key="jingle", stage="awaiting-payment", kind="call",
+                         config={"mode": "audio", "audio_url": "https://127.0.0.1/thanks.mp3"})
+
+
+async def test_no_phone_and_invalid_phones_skip_with_the_reason(stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Hi"})
+    await stack.saleor.place_order(auto_confirm=True, phone="", shipping_phone="")
+    await stack.settle()
+    job = (await jobs(stack))["sms"]
+    assert job["state"] == "skipped"
+    assert job["reason"] == ("skipped: no phone number of type billing address phone or shipping address phone or "
+                             "customer's default billing address phone or customer's default shipping address phone")
+    await stack.rule(key="meta", stage="paid", kind="sms", config={"text": "Hi", "phone_type": "metadata",
+                                                                   "metadata_key": "sms"})
+    order = await stack.saleor.place_order(auto_confirm=True, metadata={"sms": "12345"})
+    await stack.saleor.charge(order, order.total)
+    await stack.settle()
+    assert (await jobs(stack))["meta"]["reason"] == "skipped: invalid phone number '12345' (metadata sms)"
+    assert twilio.creates("Messages") == []
+
+
+async def test_an_sms_rendering_over_200_characters_fails_and_sends_nothing(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms",
+                     config={"text": "Your note: {{ order.customer_note }}"})
+    await stack.saleor.place_order(auto_confirm=True, customer_note="x" * 195)
+    await stack.settle()
+    job = (await jobs(stack))["sms"]
+    assert job["state"] == "failed"
+    assert "the SMS rendered 206 characters for this order, over the limit of 200" in job["reason"]
+    assert twilio.creates("Messages") == []
+
+
+async def test_stop_suppresses_the_next_send_and_start_lifts_it(stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Hi"})
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    assert await twilio.text_in(CUSTOMER, SHOP, "STOP") == 200
+    suppressed = await stack.container.telephony.store.suppressed(stack.installation.id, SuppressionChannel.PHONE,
+                                                                  CUSTOMER)
+    assert suppressed is not None and suppressed.source == "opt_out"
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    states = [job["reason"] for job in await stack.jobs()]
+    assert states[1] == f"skipped: recipient opted out: {CUSTOMER} (replied STOP)"
+    assert len(twilio.creates("Messages")) == 1
+    assert await twilio.text_in(CUSTOMER, SHOP, "start") == 200
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    assert len(twilio.creates("Messages")) == 2
+
+
+async def test_twilios_21610_suppresses_the_number_and_skips(stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    twilio.account.unsubscribed.add(CUSTOMER)  # the customer texted STOP to the number before the app knew
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Hi"})
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    job = (await jobs(stack))["sms"]
+    assert job["state"] == "skipped" and "recipient opted out" in job["reason"] and "21610" in job["reason"]
+    assert await stack.container.telephony.store.suppressed(stack.installation.id, SuppressionChannel.PHONE,
+                                                            CUSTOMER) is not None
+
+
+async def test_a_reply_moves_the_order_by_its_trigger(stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    installation = stack.installation.id
+    await stack.container.configure.add_custom_stage(installation, "confirmed-by-sms", "Confirmed by SMS",
+                                                     ["UNFULFILLED"])
+    await stack.container.configure.save_trigger(installation, TriggerSpec(
+        key="said-yes", stage="confirmed-by-sms", event="sms_reply", params={"keyword": "YES"}))
+    await stack.rule(key="ask", stage="awaiting-payment", kind="sms", config={"text": "Reply YES to confirm"})
+    order = await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    assert await twilio.text_in(CUSTOMER, SHOP, "maybe later") == 200
+    await stack.settle()
+    assert await stack.order_stage(order.id) == "awaiting-payment"
+    assert await twilio.text_in(CUSTOMER, SHOP, "Yes, please!") == 200
+    await stack.settle()
+    assert await stack.order_stage(order.id) == "confirmed-by-sms"
+    log = await stack.activity()
+    assert any("SMS reply from +12025550143: 'Yes, please!'" in line for line in log)
+    assert any("trigger said-yes fired on sms_reply" in line for line in log)
+
+
+async def test_delivery_and_call_callbacks_fire_their_triggers(stack: EngineStack, twilio: FakeTwilio) -> None:
+    view = await connect(stack, twilio)
+    installation = stack.installation.id
+    for key in ("delivered", "no-answer"):
+        await stack.container.configure.add_custom_stage(installation, key, key, ["UNFULFILLED"])
+    await stack.container.configure.save_trigger(installation, TriggerSpec(key="got-it", stage="delivered",
+                                                                           event="sms_delivered"))
+    await stack.container.configure.save_trigger(installation, TriggerSpec(key="missed", stage="no-answer",
+                                                                           event="call_not_answered",
+                                                                           allow_back=True))
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Hi"})
+    await stack.rule(key="call", stage="awaiting-payment", kind="call", config={"text": "Hi", "voice": "man"},
+                     after_previous=True)
+    order = await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    assert await twilio.report_message(twilio.account.messages[0].sid, "delivered") == 200
+    await stack.settle()
+    assert await stack.order_stage(order.id) == "delivered"
+    assert await twilio.report_call(twilio.account.calls[0].sid, "no-answer") == 200
+    await stack.settle()
+    assert await stack.order_stage(order.id) == "no-answer"
+    assert [r["state"] for r in await messages(stack)] == [MessageState.DELIVERED.value, MessageState.FAILED.value]
+    account = await stack.container.telephony.store.account_by_id(view.account.id)
+    assert account is not None and account.last_event_at is not None  # "last callback received"
+
+
+async def test_forged_callbacks_are_refused_and_change_nothing(stack: EngineStack, twilio: FakeTwilio) -> None:
+    view = await connect(stack, twilio)
+    url = f"{stack.container.settings.app_url}/api/twilio/{view.account.id}/inbound"
+    params = {"From": CUSTOMER, "To": SHOP, "Body": "STOP", "AccountSid": twilio.account.sid}
+    assert await twilio.post_signed(url, params, twilio.account, signature=twilio_signature("guess", url, params)) \
+        == 403
+    async with httpx.AsyncClient() as client:
+        assert (await client.post(url, data=params)).status_code == 403  # unsigned
+    # signed for another URL (a replay against this one)
+    other = url.replace("/inbound", "/sms-status")
+    assert await twilio.post_signed(url, params, twilio.account,
+                                    signature=twilio_signature(twilio.account.auth_token, other, params)) == 403
+    assert await stack.container.telephony.store.suppressions(stack.installation.id) == []
+    assert await twilio.post_signed(url, params, twilio.account) == 200  # the genuine one is accepted
+
+
+async def test_quiet_hours_defer_the_sms_to_the_end_of_the_window(stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    zone = ZoneInfo("Europe/Berlin")
+    local_now = stack.clock.now().astimezone(zone).replace(second=0, microsecond=0)
+    window_end = local_now + timedelta(hours=2)
+    await stack.container.configure.set_schedule(stack.installation.id, time_zone="Europe/Berlin",
+                                                  quiet_start=(local_now - timedelta(hours=1)).time(),
+                                                  quiet_end=window_end.time())
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Good morning"})
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    job = (await jobs(stack))["sms"]
+    assert job["state"] == "scheduled" and "deferred to the end of quiet hours" in job["reason"]
+    assert job["due_at"].replace(tzinfo=UTC) == window_end.astimezone(UTC)
+    assert twilio.creates("Messages") == []
+    await stack.advance(window_end.astimezone(UTC) - stack.clock.now())
+    assert [r.form["Body"] for r in twilio.creates("Messages")] == ["Good morning"]
+
+
+async def test_a_timeout_after_sending_is_unknown_and_reconciled_from_twilios_list(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Hi there"})
+    await stack.rule(key="note", stage="awaiting-payment", kind="add_note", config={"message": "texted"},
+                     after_previous=True)
+    twilio.drop_next_responses()
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    state = await jobs(stack)
+    assert state["sms"]["state"] == "unknown" and "may have been sent" in state["sms"]["reason"]
+    assert state["note"]["state"] == "waiting" and len(twilio.account.messages) == 1
+    assert await stack.container.telephony.reconcile.run_once() == 0  # too early: Twilio's list may lag
+    stack.clock.advance(timedelta(minutes=3))
+    assert await stack.container.telephony.reconcile.run_once() == 1
+    await stack.settle()
+    state = await jobs(stack)
+    assert state["sms"]["state"] == "succeeded" and "reconciled" in state["sms"]["reason"]
+    assert state["note"]["state"] == "succeeded" and stack.notes() == ["texted"]
+    [row] = await messages(stack)
+    assert row["state"] == "sent" and row["provider_message_id"] == twilio.account.messages[0].sid
+    assert len(twilio.creates("Messages")) == 1  # never sent twice
+
+
+async def test_an_unknown_send_twilio_never_had_is_sent_again(stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Hi there"})
+    twilio.drop_next_responses()
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    twilio.account.messages.clear()  # Twilio lost it before it was stored
+    stack.clock.advance(timedelta(minutes=3))
+    assert await stack.container.telephony.reconcile.run_once() == 1
+    await stack.settle()
+    assert (await jobs(stack))["sms"]["state"] == "succeeded"
+    assert len(twilio.creates("Messages")) == 2 and len(twilio.account.messages) == 1
+    assert [r["state"] for r in await messages(stack)] == ["failed", "sent"]
+
+
+async def test_send_a_test_to_me(stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Order {{ order.number }}"})
+    await stack.rule(key="call", stage="paid", kind="call", config={"text": "Paid, thanks"})
+    order = await stack.saleor.place_order(auto_confirm=False)
+    await stack.settle()
+    base = stack.container.settings.app_url
+    async with httpx.AsyncClient() as client:
+        for key in ("sms", "call"):
+            response = await client.post(f"{base}/api/v1/rules/{key}/test-phone", headers=stack.dashboard_headers(),
+                                         json={"phone": "+14155550199", "order": str(order.number)})
+            assert response.status_code == 200, response.text
+        refused = await client.post(f"{base}/api/v1/rules/sms/test-phone", headers=stack.dashboard_headers(),
+                                    json={"phone": "call me", "order": str(order.number)})
+        assert refused.status_code == 422 and "international format" in refused.text
+        counted = await client.post(f"{base}/api/v1/sms/preview", headers=stack.dashboard_headers(),
+                                    json={"text": "Привет {{ customer.first_name }}"})
+    assert counted.json()["encoding"] == "UCS-2" and counted.json()["characters"] == 13
+    assert twilio.creates("Messages")[0].form == {**twilio.creates("Messages")[0].form, "To": "+14155550199",
+                                                   "Body": f"[Test] Order {order.number}"}
+    assert twilio.creates("Calls")[0].form["To"] == "+14155550199"
+    assert await stack.jobs() == []  # tests are never the rules' jobs
+    assert all(r["is_test"] for r in await messages(stack))
+
+
+async def test_sms_and_call_rules_as_code(stack: EngineStack, twilio: FakeTwilio) -> None:
+    exported = dump_config(await stack.container.configure.export_config(stack.installation.id))
+    rule = ("    rules:\n      - key: texted\n        name: Payment reminder by SMS\n        kind: sms\n"
+            "        phone_type: billing\n        text: 'Order {{ order.number }}: please pay'\n")
+    text = exported.replace("      refund: none\n  - key: paid", "      refund: none\n" + rule + "  - key: paid", 1)
+    assert text != exported
+    parsed = parse_config(text)
+    with pytest.raises(ConfigFileError) as refused:
+        await stack.container.configure.apply_config(stack.installation.id, parsed.document, locate=parsed.locate)
+    assert "rules[0].provider: an SMS rule cannot be enabled without a connected SMS provider" in str(refused.value)
+    await connect(stack, twilio)
+    report = await stack.container.configure.apply_config(stack.installation.id, parsed.document)
+    assert report.rules.added == ["texted"]
+    again = dump_config(await stack.container.configure.export_config(stack.installation.id))
+    assert "kind: sms" in again and "phone_type: billing" in again
+
+
+async def test_dry_run_shows_the_text_its_count_and_the_call_script(stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="sms", stage="paid", kind="sms", config={"text": "Danke {{ customer.first_name }} ✓"})
+    await stack.rule(key="call", stage="paid", kind="call", config={"text": "Danke", "voice": "alice"})
+    order = await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{stack.container.settings.app_url}/api/v1/orders/{order.id}/dry-run",
+                                    params={"stage": "paid"}, headers=stack.dashboard_headers())
+    assert response.status_code == 200, response.text
+    said = " ".join(str(rule) for rule in response.json()["rules"])
+    assert f"would text {CUSTOMER} (billing address phone): 'Danke Ashley ✓' — 14/200 characters, UCS-2, 1 SMS" in said
+    assert "would call +12025550143" in said and '<Say voice="alice" language="en-US">Danke</Say>' in said
+    assert twilio.creates("Messages") == [] and twilio.creates("Calls") == []
+
+
+async def test_a_retried_reply_fires_once_and_unknown_reports_are_acknowledged(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    view = await connect(stack, twilio)
+    installation = stack.installation.id
+    await stack.container.configure.add_custom_stage(installation, "replied", "Replied", ["UNFULFILLED"])
+    await stack.container.configure.save_trigger(installation, TriggerSpec(key="r1", stage="replied",
+                                                                           event="sms_reply"))
+    await stack.rule(key="ask", stage="awaiting-payment", kind="sms", config={"text": "Questions?"})
+    order = await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    base = f"{stack.container.settings.app_url}/api/twilio/{view.account.id}"
+    reply = {"AccountSid": twilio.account.sid, "MessageSid": "SM" + "e" * 32, "From": CUSTOMER, "To": SHOP,
+             "Body": "When does it ship?"}
+    for _ in range(2):  # Twilio retried: the same message twice
+        assert await twilio.post_signed(f"{base}/inbound", reply, twilio.account) == 200
+        await stack.settle()
+    assert await stack.order_stage(order.id) == "replied"
+    inbox = await stack.rows(WebhookInboxRow.__table__)  # type: ignore[attr-defined]
+    assert [row["event"] for row in inbox if row["event"].startswith("sms_reply")] == ["sms_reply:WHEN"]
+    assert len([line for line in await stack.activity() if "SMS reply from" in line]) == 2  # both logged
+    report = {"AccountSid": twilio.account.sid, "MessageSid": "SM" + "f" * 32, "MessageStatus": "delivered"}
+    assert await twilio.post_signed(f"{base}/sms-status", report, twilio.account) == 200  # not ours: acknowledged
+    await stack.settle()
+    assert await stack.order_stage(order.id) == "replied"
