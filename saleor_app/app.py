@@ -19,11 +19,14 @@ from saleor_app.settings import Settings
 from saleor_app.web import (
     api,
     backfill_api,
+    board_api,
     config_api,
+    provider_forms,
     providers_api,
     team_api,
     telephony_api,
 )
+from saleor_app.web.frame_policy import FramePolicy
 from saleor_app.web.health import health_router
 from saleor_app.web.inbound import inbound_router
 from saleor_app.web.metrics import metrics_router
@@ -67,10 +70,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         container.installations, container.keys, container.ingest, max_body_bytes=settings.webhook_max_body_bytes
     )
     app.add_middleware(WebhookIngress, handler=webhooks)
+    app.add_middleware(FramePolicy, origins=settings.dashboard_origins)  # who may frame the page and API
     app.state.dashboard_auth = DashboardAuthenticator(container.installations, container.keys)
     app.include_router(api.router)
     app.include_router(backfill_api.router)
     app.include_router(config_api.router)
+    app.include_router(board_api.router)
+    app.include_router(provider_forms.router)
     app.include_router(team_api.router)
     app.include_router(inbound_router(container.inbound))
     app.include_router(telephony_api.router)

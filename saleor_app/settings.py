@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     outbound_timeout_seconds: float = 10.0
     outbound_max_response_bytes: int = 5_000_000
 
+    # The embedded Dashboard page (issue 9): who may frame it (CSP frame-ancestors sources, space-separated).
+    dashboard_origins: str = Field(
+        "https://*.saleor.cloud http://localhost:* http://127.0.0.1:*",
+        pattern=r"^[^;,\r\n]+$",
+        description="origins of the Saleor Dashboards that embed the app; add your self-hosted Dashboard's origin",
+    )
+
     # Client email (issue 5)
     postmark_api_base_url: str = Field("https://api.postmarkapp.com/",
                                        description="Postmark's API; point it at a sandbox or a local fake")

@@ -30,6 +30,7 @@ from saleor_app.domain.ports import AutomationStore, AutomationTransaction, Cloc
 from saleor_app.domain.rules import Rule, RuleSpec
 from saleor_app.domain.schedule import QuietHours
 from saleor_app.domain.triggers import Trigger, TriggerSpec
+from saleor_app.domain.writeback import has_plan
 from saleor_app.engine.config_plan import ApplyReport, ConfigPlan, plan_config
 from saleor_app.engine.execute import settle_successors
 
@@ -256,6 +257,43 @@ class ConfigureAutomation:
         if not plan.report.unchanged:
             await tx.log(Activity(installation_id, "settings", f"configuration imported: {plan.report.summary()}"),
                          now)
+
+    async def reorder_rules(self, installation_id: int, stage_key: str, keys: Sequence[str]) -> None:
+        """Run a stage's rules in this order (each of them once). Entries opened from now on chain after-previous
+        rules in the new order; jobs already planned keep theirs."""
+        async with self._store.transaction() as tx:
+            rules = await tx.rules(installation_id, stage_key)
+            if sorted(keys) != sorted(rule.key for rule in rules):
+                raise ConfigurationError("keys", f"list each rule of stage {stage_key!r} once: "
+                                                 f"{', '.join(rule.key for rule in rules) or 'it has none'}")
+            by_key = {rule.key: rule for rule in rules}
+            now = self._clock.now()
+            for key, position in zip(keys, sorted(rule.position for rule in rules), strict=True):
+                if by_key[key].position != position:
+                    await tx.set_rule_position(by_key[key].id, position, now)
+
+    async def update_stage(self, installation_id: int, key: str, *, name: str, match: StageMatch) -> Stage:
+        """Rename a stage or change what puts an order in it; orders already in it stay until their next change."""
+        if match.custom and (not match.statuses or not match.statuses <= ORDER_STATUSES):
+            raise ConfigurationError("match.status", f"choose from {', '.join(sorted(ORDER_STATUSES))}")
+        async with self._store.transaction() as tx:
+            current = (await tx.pipeline(installation_id)).stage(key)
+            if current is None:
+                raise ConfigurationError("key", f"there is no stage {key!r}")
+            stage = Stage(key, name, match, has_plan=has_plan(Stage(key, name, match)))
+            await tx.save_stage(installation_id, stage, None)
+        return stage
+
+    async def reorder_stages(self, installation_id: int, keys: Sequence[str]) -> None:
+        """Put the pipeline's stages in this order (each once); the first matching stage wins an order."""
+        async with self._store.transaction() as tx:
+            pipeline = await tx.pipeline(installation_id)
+            if sorted(keys) != sorted(stage.key for stage in pipeline.stages):
+                raise ConfigurationError("keys", "list each stage of the pipeline once")
+            for position, key in enumerate(keys):
+                stage = pipeline.stage(key)
+                assert stage is not None
+                await tx.save_stage(installation_id, stage, position)
 
     async def _cancel_rule_jobs(self, tx: AutomationTransaction, rule: Rule, reason: str) -> None:
         now = self._clock.now()

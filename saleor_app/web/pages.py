@@ -5,8 +5,9 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from saleor_app import __version__
 
@@ -28,13 +29,12 @@ code{{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}}</style></head>
 your Saleor's API URL. When the app is uninstalled, its token is deleted at once and the stored order data is
 purged after the retention period its operator configured.</p></body></html>"""
 
-_SHELL = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Order Automation</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family:Inter,system-ui,sans-serif;margin:0;padding:24px">
-<h1 style="font-size:20px">Order Automation</h1>
-<p id="status">The app is installed. Open this page from your Saleor Dashboard to configure automation.</p>
-</body></html>"""
+# The Dashboard page: one Jinja2 document (autoescaped) and flat static files. The first GET carries no token
+# (PLATFORM.md §7.1), so the document holds no tenant data: the script loads it after the AppBridge handshake.
+_TEMPLATES = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                         autoescape=select_autoescape(default=True, default_for_string=True))
+_STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+_STATIC_FILES = {path.name: _STATIC_TYPES[path.suffix] for path in STATIC_DIR.iterdir() if path.suffix in _STATIC_TYPES}
 
 
 def pages_router(app_url: str) -> APIRouter:
@@ -45,14 +45,19 @@ def pages_router(app_url: str) -> APIRouter:
     async def landing_page() -> HTMLResponse:
         return HTMLResponse(landing)
 
+    shell = _TEMPLATES.get_template("dashboard.html").render(version=__version__)
+
     # The Dashboard may append path segments and query parameters to any extension URL; one document serves all.
     @router.get("/app")
     @router.get("/app/{_view:path}")
     async def dashboard_page() -> HTMLResponse:
-        return HTMLResponse(_SHELL)
+        return HTMLResponse(shell, headers={"cache-control": "no-store", "referrer-policy": "same-origin"})
 
-    @router.get("/static/logo.png")
-    async def logo() -> FileResponse:
-        return FileResponse(STATIC_DIR / "logo.png", media_type="image/png")
+    @router.get("/static/{name}")
+    async def static_file(name: str) -> FileResponse:
+        media_type = _STATIC_FILES.get(name)
+        if media_type is None:  # only the files shipped in web/static, never a path
+            raise HTTPException(404, "no such file")
+        return FileResponse(STATIC_DIR / name, media_type=media_type, headers={"cache-control": "no-cache"})
 
     return router
