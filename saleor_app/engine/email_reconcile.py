@@ -15,14 +15,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from saleor_app.domain.automation import Activity
 from saleor_app.domain.email import EmailLookup
 from saleor_app.domain.errors import AutomationError
-from saleor_app.domain.jobs import JobState
 from saleor_app.domain.ports import AutomationStore, Clock
 from saleor_app.domain.provider_ports import ProviderStore
 from saleor_app.domain.providers import Message, MessageState
-from saleor_app.engine.execute import settle_successors
+from saleor_app.engine.recovery import decide_unknown
 
 log = logging.getLogger(__name__)
 
@@ -76,23 +74,11 @@ class ReconcileEmail:
         if found is not None:
             await self._providers.finish_message(message.id, MessageState.SENT, now, provider_message_id=found,
                                                  reason=f"reconciled: {provider} has it")
-            state, reason = JobState.SUCCEEDED, (f"succeeded: reconciled — {provider} has the email to "
-                                                 f"{message.recipient} (message {found})")
+            sent, reason = True, (f"succeeded: reconciled — {provider} has the email to "
+                                  f"{message.recipient} (message {found})")
         else:
             await self._providers.finish_message(message.id, MessageState.FAILED, now,
                                                  reason=f"reconciled: {provider} has no such email; it was not sent")
-            state, reason = JobState.RETRYING, (f"retrying now: reconciled — {provider} has no email to "
-                                                f"{message.recipient} for this job, so it was not sent")
-        async with self._store.transaction() as tx:
-            job = await tx.job(message.job_id)
-            if job is None or job.state is not JobState.UNKNOWN:
-                return  # someone decided already (a replay)
-            changes: dict[str, object] = {"state": state, "reason": reason, "lease_until": None}
-            if state is JobState.RETRYING:
-                changes["due_at"] = now
-            await tx.update_job(job.id, now, **changes)
-            await tx.log(Activity(job.installation_id, "job", f"{job.rule_key}: {reason}",
-                                  order_row_id=job.order_row_id, job_id=job.id, state=state.value,
-                                  rule_key=job.rule_key), now)
-            if state is JobState.SUCCEEDED:
-                await settle_successors(tx, job, state, now)
+            sent, reason = False, (f"retrying now: reconciled — {provider} has no email to "
+                                   f"{message.recipient} for this job, so it was not sent")
+        await decide_unknown(self._store, message.job_id, sent, reason, now)

@@ -8,11 +8,13 @@ later issues, a look-up at the provider) decides. Its successor keeps waiting me
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from saleor_app.domain import kinds
 from saleor_app.domain.automation import Activity
 from saleor_app.domain.jobs import JobState
 from saleor_app.domain.ports import AutomationStore, Clock
+from saleor_app.engine.execute import settle_successors
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +53,21 @@ class RecoverLeases:
                 log.warning("job lease expired", extra={"job_id": job.id, "installation_id": job.installation_id,
                                                         "state": state.value})
         return recovered
+
+
+async def decide_unknown(store: AutomationStore, job_id: int, sent: bool, reason: str, now: datetime) -> None:
+    """Settle a job whose outcome was unknown once a provider's records tell: sent → succeeded (its successor is
+    released); not sent → retried now. A job someone has decided meanwhile (a replay) is left alone."""
+    state = JobState.SUCCEEDED if sent else JobState.RETRYING
+    async with store.transaction() as tx:
+        job = await tx.job(job_id)
+        if job is None or job.state is not JobState.UNKNOWN:
+            return
+        changes: dict[str, object] = {"state": state, "reason": reason, "lease_until": None}
+        if not sent:
+            changes["due_at"] = now
+        await tx.update_job(job.id, now, **changes)
+        await tx.log(Activity(job.installation_id, "job", f"{job.rule_key}: {reason}", order_row_id=job.order_row_id,
+                              job_id=job.id, state=state.value, rule_key=job.rule_key), now)
+        if sent:
+            await settle_successors(tx, job, state, now)

@@ -15,14 +15,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from saleor_app.domain.automation import Activity
 from saleor_app.domain.errors import AutomationError
-from saleor_app.domain.jobs import JobState
 from saleor_app.domain.ports import AutomationStore, Clock
 from saleor_app.domain.provider_ports import ProviderStore
 from saleor_app.domain.providers import Channel, Message, MessageState
 from saleor_app.domain.telephony import FoundSend, TelephonyProvider, credentials_of
-from saleor_app.engine.execute import settle_successors
+from saleor_app.engine.recovery import decide_unknown
 
 log = logging.getLogger(__name__)
 
@@ -87,25 +85,12 @@ class ReconcileTelephony:
             await self._providers.finish_message(message.id, MessageState.SENT, now,
                                                  provider_message_id=found.provider_id,
                                                  reason=f"reconciled: Twilio has it ({found.status})")
-            state, reason = JobState.SUCCEEDED, (f"succeeded: reconciled — Twilio has the {what} to "
-                                                 f"{message.recipient} ({found.provider_id}, {found.status})")
+            sent, reason = True, (f"succeeded: reconciled — Twilio has the {what} to "
+                                  f"{message.recipient} ({found.provider_id}, {found.status})")
         else:
             await self._providers.finish_message(message.id, MessageState.FAILED, now,
                                                  reason="reconciled: Twilio has no such send; it did not happen")
-            state, reason = JobState.RETRYING, (f"retrying now: reconciled — Twilio has no {what} to "
-                                                f"{message.recipient} since the attempt, so it was not sent")
-        if message.job_id is None:
-            return
-        async with self._store.transaction() as tx:
-            job = await tx.job(message.job_id)
-            if job is None or job.state is not JobState.UNKNOWN:
-                return  # someone decided already (a replay)
-            changes: dict[str, object] = {"state": state, "reason": reason, "lease_until": None}
-            if state is JobState.RETRYING:
-                changes["due_at"] = now
-            await tx.update_job(job.id, now, **changes)
-            await tx.log(Activity(job.installation_id, "job", f"{job.rule_key}: {reason}",
-                                  order_row_id=job.order_row_id, job_id=job.id, state=state.value,
-                                  rule_key=job.rule_key), now)
-            if state is JobState.SUCCEEDED:
-                await settle_successors(tx, job, state, now)
+            sent, reason = False, (f"retrying now: reconciled — Twilio has no {what} to "
+                                   f"{message.recipient} since the attempt, so it was not sent")
+        if message.job_id is not None:
+            await decide_unknown(self._store, message.job_id, sent, reason, now)
