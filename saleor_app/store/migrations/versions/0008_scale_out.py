@@ -8,7 +8,7 @@ it in the catalogue) and older code never reads it; on PostgreSQL the indexes ar
 the migration's transaction, so webhook inserts and claims are not blocked while they build.
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0008'
-down_revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
