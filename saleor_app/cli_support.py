@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -44,6 +45,18 @@ async def find_installation(container: Container, api_url: str) -> Installation:
         raise CommandRefused(2, f"The app is not installed in the Saleor at {api_url}. Give the API URL exactly as "
                          f"installed; known: {', '.join(known) or 'none'}")
     return installation
+
+
+@asynccontextmanager
+async def opened(settings: Settings, api_url: str) -> AsyncIterator[tuple[Container, Installation]]:
+    """The app's container and the installation a command acts on; the container is closed afterwards."""
+    from saleor_app.wiring import build_container
+
+    container = build_container(settings)
+    try:
+        yield container, await find_installation(container, api_url)
+    finally:
+        await container.aclose()
 
 
 def run(work: Coroutine[Any, Any, None]) -> None:

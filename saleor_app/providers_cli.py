@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from saleor_app.cli_support import URL_HELP, CommandRefused, find_installation, load_settings, run
+from saleor_app.cli_support import URL_HELP, CommandRefused, load_settings, opened, run
 
 if TYPE_CHECKING:
     from saleor_app.engine.providers import ProviderView
@@ -48,14 +48,8 @@ def list_command(saleor_api_url: str = URL) -> None:
     settings = load_settings()
 
     async def work() -> None:
-        from saleor_app.wiring import build_container
-
-        container = build_container(settings)
-        try:
-            installation = await find_installation(container, saleor_api_url)
+        async with opened(settings, saleor_api_url) as (container, installation):
             views = await container.providers.list(installation.id)
-        finally:
-            await container.aclose()
         typer.echo("\n".join(_describe(view) for view in views) or "no providers")
 
     run(work())
@@ -79,7 +73,6 @@ def connect_command(
         from saleor_app.domain.errors import Refused
         from saleor_app.domain.providers import ProviderSpec, ProviderStatus
         from saleor_app.settings import environment_variable
-        from saleor_app.wiring import build_container
 
         credentials = {}
         for field, variable in _pairs(credential, "--credential").items():
@@ -93,16 +86,12 @@ def connect_command(
                 values[field] = json.loads(raw)
             except json.JSONDecodeError:
                 values[field] = raw
-        container = build_container(settings)
-        try:
-            installation = await find_installation(container, saleor_api_url)
+        async with opened(settings, saleor_api_url) as (container, installation):
             try:
                 spec = ProviderSpec(key=key, kind=kind, name=name, credentials=credentials, settings=values)
                 view = await container.providers.connect(installation.id, spec)
             except (Refused, ValueError) as exc:
                 raise CommandRefused(1, f"not saved: {exc}") from None
-        finally:
-            await container.aclose()
         typer.echo(_describe(view))
         if view.account.status is not ProviderStatus.CONNECTED:
             raise CommandRefused(1, "saved, but the check failed (see above)")
@@ -118,17 +107,12 @@ def check_command(key: str = typer.Argument(...), saleor_api_url: str = URL) -> 
     async def work() -> None:
         from saleor_app.domain.errors import Refused
         from saleor_app.domain.providers import ProviderStatus
-        from saleor_app.wiring import build_container
 
-        container = build_container(settings)
-        try:
-            installation = await find_installation(container, saleor_api_url)
+        async with opened(settings, saleor_api_url) as (container, installation):
             try:
                 view = await container.providers.check_key(installation.id, key)
             except Refused as exc:
                 raise CommandRefused(1, str(exc)) from None
-        finally:
-            await container.aclose()
         typer.echo(_describe(view))
         if view.account.status is not ProviderStatus.CONNECTED:
             raise CommandRefused(1, "the check failed (see above)")
@@ -143,17 +127,12 @@ def delete_command(key: str = typer.Argument(...), saleor_api_url: str = URL) ->
 
     async def work() -> None:
         from saleor_app.domain.errors import Refused
-        from saleor_app.wiring import build_container
 
-        container = build_container(settings)
-        try:
-            installation = await find_installation(container, saleor_api_url)
+        async with opened(settings, saleor_api_url) as (container, installation):
             try:
                 await container.providers.delete(installation.id, key)
             except Refused as exc:
                 raise CommandRefused(1, str(exc)) from None
-        finally:
-            await container.aclose()
         typer.echo(f"deleted {key}")
 
     run(work())
@@ -173,21 +152,16 @@ def suppress_command(
         from pydantic import ValidationError
 
         from saleor_app.domain.providers import SuppressionSpec
-        from saleor_app.wiring import build_container
 
         try:
             spec = SuppressionSpec.model_validate({"channel": channel, "address": address, "reason": reason})
         except ValidationError as exc:
             raise CommandRefused(2, f"not a valid suppression: {exc.errors()[0]['msg']}") from None
-        container = build_container(settings)
-        try:
-            installation = await find_installation(container, saleor_api_url)
+        async with opened(settings, saleor_api_url) as (container, installation):
             if remove:
                 done = await container.providers.unsuppress(installation.id, spec.channel, spec.address)
             else:
                 done = await container.providers.suppress(installation.id, spec)
-        finally:
-            await container.aclose()
         verb = "removed" if remove else "suppressed"
         typer.echo(f"{spec.normalised()}: {verb}" if done else f"{spec.normalised()}: nothing to do")
 
@@ -200,14 +174,8 @@ def suppressions_command(saleor_api_url: str = URL) -> None:
     settings = load_settings()
 
     async def work() -> None:
-        from saleor_app.wiring import build_container
-
-        container = build_container(settings)
-        try:
-            installation = await find_installation(container, saleor_api_url)
+        async with opened(settings, saleor_api_url) as (container, installation):
             found = await container.providers.suppressions(installation.id)
-        finally:
-            await container.aclose()
         typer.echo("\n".join(f"{s.channel.value} {s.address} ({s.source}) {s.reason}".rstrip() for s in found)
                    or "the list is empty")
 
