@@ -17,10 +17,12 @@ from saleor_app.saleor.responses import ApiError, api_error_handler
 from saleor_app.saleor.webhooks import WebhookHandler, WebhookIngress
 from saleor_app.settings import Settings
 from saleor_app.web import (
+    alerts_api,
     api,
     backfill_api,
     board_api,
     config_api,
+    order_api,
     provider_forms,
     providers_api,
     team_api,
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(board_api.router)
     app.include_router(provider_forms.router)
     app.include_router(team_api.router)
+    app.include_router(order_api.router)
+    app.include_router(alerts_api.router)
     app.include_router(inbound_router(container.inbound))
     app.include_router(telephony_api.router)
     app.include_router(twilio_router(container.telephony.callbacks, container.telephony.store,

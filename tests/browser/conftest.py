@@ -147,3 +147,18 @@ def page(browser: Any) -> Iterator[Any]:
         yield opened
     finally:
         context.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: docs/screenshots/ with UPDATE_SCREENSHOTS=1, else a temporary directory."""
+    target = DOCS_SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def take_screenshot(page: Any, shots: Path, name: str) -> None:
+    """A screenshot for the README, which is also a check that something was drawn."""
+    page.mouse.move(0, 0)  # no hover effects in the pictures
+    page.screenshot(path=str(shots / f"{name}.png"), animations="disabled", caret="hide")
+    assert (shots / f"{name}.png").stat().st_size > 10_000

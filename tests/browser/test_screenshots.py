@@ -6,30 +6,18 @@ directory, or to docs/screenshots/ with UPDATE_SCREENSHOTS=1 (`UPDATE_SCREENSHOT
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.browser.conftest import DOCS_SCREENSHOTS, LiveStack
+from tests.browser.conftest import LiveStack, take_screenshot
 from tests.browser.test_dashboard_page import open_dashboard
 
 SHOWCASE = Path(__file__).with_name("showcase.yaml")
 
 
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    target = DOCS_SCREENSHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
-    target.mkdir(parents=True, exist_ok=True)
-    return target
-
-
 def test_every_view_in_light_and_dark(live: LiveStack, page: Any, shots: Path) -> None:
     def shoot(name: str) -> None:
-        page.mouse.move(0, 0)  # no hover effects in the pictures
-        page.screenshot(path=str(shots / f"{name}.png"), animations="disabled", caret="hide")
-        assert (shots / f"{name}.png").stat().st_size > 10_000
+        take_screenshot(page, shots, name)
 
     imported = live.api("PUT", "/api/v1/config", content=SHOWCASE.read_text())
     assert imported.status_code == 200, imported.text

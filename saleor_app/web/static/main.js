@@ -1,14 +1,28 @@
 // The Dashboard page: boots the bridge, loads the data after the handshake, switches views in place.
 import { Api, ApiFailure } from "./api.js";
 import { AppBridge, dashboardOrigin } from "./bridge.js";
+import { renderActivity } from "./activity_view.js";
+import { refreshAlerts } from "./alerts.js";
 import { renderBoard } from "./board.js";
 import { renderConfig } from "./config_view.js";
 import { clear, h } from "./dom.js";
 import { renderEventRules } from "./event_rules.js";
+import { renderMovePopup } from "./move_popup.js";
+import { renderOrderWidget } from "./order_widget.js";
 import { renderProviders } from "./providers_view.js";
 import { renderSettings } from "./settings_view.js";
+import { renderSuppressions } from "./suppressions_view.js";
+import { renderTasks } from "./tasks_view.js";
+import { renderTeam } from "./team_view.js";
+import { renderWorkflows } from "./workflows_view.js";
 
-const VIEWS = { board: renderBoard, events: renderEventRules, providers: renderProviders, settings: renderSettings, config: renderConfig };
+const VIEWS = {
+  board: renderBoard, activity: renderActivity, tasks: renderTasks, events: renderEventRules,
+  workflows: renderWorkflows, team: renderTeam, providers: renderProviders, suppressions: renderSuppressions,
+  settings: renderSettings, config: renderConfig,
+};
+// The Dashboard's extension mounts open the same document at their own path: one view, no tabs.
+const MODES = { "order-widget": renderOrderWidget, "move-to-stage": renderMovePopup };
 const params = new URLSearchParams(location.search);
 const root = document.documentElement;
 const view = document.getElementById("view");
@@ -21,6 +35,11 @@ function setTheme(theme) {
 
 function bootMessage(title, text) {
   clear(view, h("section", { class: "empty-state", id: "boot-state" }, h("h1", {}, title), h("p", { id: "boot-message" }, text)));
+}
+
+/** The extension mount this document was opened for (…/app/order-widget, …/app/move-to-stage), if any. */
+function modeFromPath(path) {
+  return String(path || "").split("/").filter(Boolean).find((part) => part in MODES) || null;
 }
 
 /** The view named by the Dashboard's deep link (…/app/<view>, or a redirect event's path). */
@@ -42,6 +61,7 @@ function start() {
   const api = new Api(bridge, saleorApiUrl);
   const ctx = {
     api, bridge, catalogue: null, current: viewFromPath(location.pathname) || "board",
+    mode: modeFromPath(location.pathname), orderId: params.get("orderId"),
     notify(status, title, text) { bridge.notify(status, title, text || ""); },
     banner(message, kind = "error") {
       banner.hidden = !message;
@@ -92,8 +112,18 @@ async function load(ctx) {
     }
     return;
   }
+  if (ctx.mode) {
+    root.classList.add(`mode-${ctx.mode}`);
+    try {
+      await MODES[ctx.mode](ctx, view);
+    } catch (error) {
+      ctx.failed(error, "Could not load");
+    }
+    return;
+  }
   tabs.hidden = false;
   show(ctx, ctx.current, false);
+  refreshAlerts(ctx).catch(() => {});
   // Whoever opens the app joins the team directory (rules can assign them tasks and notices); not blocking.
   ctx.api.post("/team/me").catch(() => {});
 }
