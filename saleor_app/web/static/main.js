@@ -74,7 +74,8 @@ function start() {
       else if (error instanceof ApiFailure && (error.status === 401 || error.status === 403)) ctx.banner(authMessage(error));
       ctx.notify("error", title, message);
     },
-    show(name) { show(ctx, name, true); },
+    /** Switch to a view; `options` go to its render function (e.g. the Activity view's filters). */
+    show(name, options) { show(ctx, name, true, options); },
   };
   bridge.on("theme", (payload) => setTheme(payload.theme));
   bridge.on("redirect", (payload) => {
@@ -128,7 +129,7 @@ async function load(ctx) {
   ctx.api.post("/team/me").catch(() => {});
 }
 
-async function show(ctx, name, route) {
+async function show(ctx, name, route, options) {
   ctx.current = name in VIEWS ? name : "board";
   for (const button of tabs.querySelectorAll("button")) {
     const active = button.dataset.view === ctx.current;
@@ -138,7 +139,7 @@ async function show(ctx, name, route) {
   if (route) ctx.bridge.updateRouting(`/${ctx.current}`);
   ctx.banner(null);
   try {
-    await VIEWS[ctx.current](ctx, view);
+    await (options === undefined ? VIEWS[ctx.current](ctx, view) : VIEWS[ctx.current](ctx, view, options));
   } catch (error) {
     ctx.failed(error, "Could not load");
     if (error instanceof ApiFailure && (error.status === 401 || error.status === 403)) bootMessage("Not allowed", authMessage(error));
