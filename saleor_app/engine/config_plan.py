@@ -38,18 +38,19 @@ class ApplyReport:
     rules: Section = field(default_factory=Section)
     triggers: Section = field(default_factory=Section)
     cancelled_jobs: int = 0  # pending jobs of removed, disabled or moved rules
-    employees: list[str] = field(default_factory=list)  # team, sequences, workflows changed (issue 7)
+    # lines from the other sections (team, sequences, workflows, providers, suppressions)
+    sections: list[str] = field(default_factory=list)
 
     @property
     def unchanged(self) -> bool:
-        return not (self.settings or self.stages or self.rules or self.triggers or self.employees)
+        return not (self.settings or self.stages or self.rules or self.triggers or self.sections)
 
     def as_dict(self) -> dict[str, Any]:
         sections = {"stages": self.stages, "rules": self.rules, "triggers": self.triggers}
         return {
             "dryRun": self.dry_run, "unchanged": self.unchanged, "settings": list(self.settings),
             **{name: {"added": s.added, "changed": s.changed, "removed": s.removed} for name, s in sections.items()},
-            "cancelledJobs": self.cancelled_jobs, "employees": list(self.employees),
+            "cancelledJobs": self.cancelled_jobs, "sections": list(self.sections),
         }
 
     def lines(self) -> list[str]:
@@ -62,7 +63,7 @@ class ApplyReport:
                     lines.append(f"{name} {verb}: {', '.join(keys)}")
         if self.cancelled_jobs:
             lines.append(f"pending jobs cancelled: {self.cancelled_jobs}")
-        return lines + self.employees
+        return lines + self.sections
 
     def summary(self) -> str:
         return "; ".join(self.lines())

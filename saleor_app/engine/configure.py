@@ -218,7 +218,7 @@ class ConfigureAutomation:
                 if not dry_run:
                     await self._write(tx, installation_id, plan, cancellations)
             if self._sections is not None:  # after the rules' transaction: SQLite has one writer
-                plan.report.employees = await self._sections.apply(installation_id, document, dry_run=dry_run)
+                plan.report.sections = await self._sections.apply(installation_id, document, dry_run=dry_run)
             return plan.report
         except ConfigFileError as exc:
             raise exc.located(locate) from None
