@@ -17,6 +17,7 @@ from saleor_app.saleor.responses import ApiError, api_error_handler
 from saleor_app.saleor.webhooks import WebhookHandler, WebhookIngress
 from saleor_app.settings import Settings
 from saleor_app.web import (
+    activity_api,
     alerts_api,
     api,
     backfill_api,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.add_middleware(FramePolicy, origins=settings.dashboard_origins)  # who may frame the page and API
     app.state.dashboard_auth = DashboardAuthenticator(container.installations, container.keys)
     app.include_router(api.router)
+    app.include_router(activity_api.router)
     app.include_router(backfill_api.router)
     app.include_router(config_api.router)
     app.include_router(board_api.router)

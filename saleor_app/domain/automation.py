@@ -98,6 +98,23 @@ class ActivityFilter:
     until: datetime | None = None
     before_id: int | None = None  # paging: entries older than this one
     limit: int = 100
+    states: tuple[str, ...] = ()  # any of these (with `state`): "dead,unknown" from the alerts banner's link
+    after_id: int | None = None  # polling: entries newer than this one, the oldest `limit` of them
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityDelivery:
+    """The send a job made (the latest, when it was retried): what the customer got and what the provider said."""
+
+    channel: str  # email | sms | call
+    sender: str
+    recipient: str
+    provider_message_id: str | None
+    state: str
+    reason: str
+    last_event: str | None
+    last_event_at: datetime | None
+    excerpt: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +123,26 @@ class LoggedActivity:
     at: datetime
     kind: str
     message: str
-    state: str | None
+    state: str | None  # the job's state when the entry was written
     order_id: str | None
     order_number: str | None
     job_id: int | None
     stage_key: str | None
     rule_key: str | None
     trigger_key: str | None
+    job_state: str | None = None  # the job's state now (it may have moved on since the entry)
+    job_reason: str | None = None
+    job_kind: str | None = None
+    delivery: ActivityDelivery | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobChange:
+    """A job's current state, for a log that polls: its rows already shown are brought up to date."""
+
+    job_id: int
+    state: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,14 +55,15 @@ class RecoverLeases:
         return recovered
 
 
-async def decide_unknown(store: AutomationStore, job_id: int, sent: bool, reason: str, now: datetime) -> None:
-    """Settle a job whose outcome was unknown once a provider's records tell: sent → succeeded (its successor is
-    released); not sent → retried now. A job someone has decided meanwhile (a replay) is left alone."""
+async def decide_unknown(store: AutomationStore, job_id: int, sent: bool, reason: str, now: datetime) -> bool:
+    """Settle a job whose outcome was unknown once a provider's records (or a person) tell: sent → succeeded (its
+    successor is released); not sent → retried now. A job someone has decided meanwhile (a replay) is left alone:
+    returns whether this call decided it."""
     state = JobState.SUCCEEDED if sent else JobState.RETRYING
     async with store.transaction() as tx:
         job = await tx.job(job_id)
         if job is None or job.state is not JobState.UNKNOWN:
-            return
+            return False
         changes: dict[str, object] = {"state": state, "reason": reason, "lease_until": None}
         if not sent:
             changes["due_at"] = now
@@ -71,3 +72,4 @@ async def decide_unknown(store: AutomationStore, job_id: int, sent: bool, reason
                               job_id=job.id, state=state.value, rule_key=job.rule_key), now)
         if sent:
             await settle_successors(tx, job, state, now)
+    return True

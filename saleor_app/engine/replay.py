@@ -3,6 +3,9 @@
 A replay keeps the job (its idempotency key, its place in a chain): it is scheduled now with its attempts reset
 and runs with its rule as it is today. A successor held behind an `unknown` job is released when the replay
 succeeds; successors of a failed or dead job were cancelled then and stay so (the preview says it).
+
+An `unknown` job can instead be resolved by a person who checked (the provider's log, the customer): sent → it
+succeeded and the rule after it follows; not sent → it is sent again now (recovery.decide_unknown).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from saleor_app.domain.jobs import MOVE_JOB, JobState
 from saleor_app.domain.ports import AutomationStore, Clock
 from saleor_app.engine.actions import describe_move
 from saleor_app.engine.dry_run import DryRun, Rehearsal
+from saleor_app.engine.recovery import decide_unknown
 
 REPLAYABLE = frozenset({JobState.FAILED, JobState.DEAD, JobState.UNKNOWN})
 
@@ -96,3 +100,24 @@ class ReplayJob:
         if self._wake is not None:
             self._wake()
         return replayed
+
+    async def resolve(self, installation: Installation, job_id: int, *, sent: bool, decided_by: str) -> Job:
+        """Settle an `unknown` job as sent or not sent, on a person's word; the log says who decided."""
+        async with self._store.reading() as tx:
+            job = await tx.job(job_id)
+        if job is None or job.installation_id != installation.id:
+            raise Refused(404, f"there is no job {job_id}")
+        if job.state is not JobState.UNKNOWN:
+            hint = " (replay it instead)" if job.state in REPLAYABLE else ""
+            raise Refused(409, f"job {job_id} is {job.state.value}; only a job whose outcome is unknown can be "
+                               f"resolved as sent or not sent{hint}")
+        reason = (f"resolved as sent by {decided_by}: it is not sent again" if sent
+                  else f"resolved as not sent by {decided_by}: it is sent again now")
+        if not await decide_unknown(self._store, job_id, sent, reason, self._clock.now()):
+            raise Refused(409, f"job {job_id} changed meanwhile; look again")
+        async with self._store.reading() as tx:
+            decided = await tx.job(job_id)
+        assert decided is not None
+        if not sent and self._wake is not None:
+            self._wake()
+        return decided

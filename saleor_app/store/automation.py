@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from saleor_app.domain.automation import (
     Activity,
+    ActivityDelivery,
     ActivityFilter,
     AutomationSettings,
     Job,
+    JobChange,
     LoggedActivity,
     NewJob,
     OrderRecord,
@@ -41,6 +43,7 @@ from saleor_app.store.tables import (
     AutomationSettingsRow,
     InstallationRow,
     JobRow,
+    MessageRow,
     OrderRow,
     RuleRow,
     StageEntryRow,
@@ -57,6 +60,7 @@ ENTRIES = StageEntryRow.__table__  # type: ignore[attr-defined]
 JOBS = JobRow.__table__  # type: ignore[attr-defined]
 ACTIVITY = ActivityRow.__table__  # type: ignore[attr-defined]
 INBOX = WebhookInboxRow.__table__  # type: ignore[attr-defined]
+MESSAGES = MessageRow.__table__  # type: ignore[attr-defined]
 INSTALLATIONS = InstallationRow.__table__  # type: ignore[attr-defined]
 TRIGGERS = TriggerRow.__table__  # type: ignore[attr-defined]
 
@@ -403,11 +407,23 @@ class SqlAutomationTransaction:
                  **({"b_due_at": c["due_at"]} if "due_at" in c else {})} for c in group])
 
     async def log_many(self, activities: Sequence[Activity], now: datetime) -> None:
-        if activities:
-            await self._c.execute(insert(ACTIVITY), [
-                {"installation_id": a.installation_id, "order_row_id": a.order_row_id, "job_id": a.job_id,
-                 "kind": a.kind, "state": a.state, "message": a.message[:2000], "at": now, "stage_key": a.stage_key,
-                 "rule_key": a.rule_key, "trigger_key": a.trigger_key or _trigger_of(a.rule_key)} for a in activities])
+        if not activities:
+            return
+        # A line about a job without its rule (a stage move cancels jobs by entry) still belongs to that rule:
+        # the log filtered by rule must show why its job was cancelled.
+        unnamed = {a.job_id for a in activities if a.job_id is not None and a.rule_key is None}
+        rule_of: dict[int, str] = {}
+        if unnamed:
+            found = await self._c.execute(select(JOBS.c.id, JOBS.c.rule_key).where(JOBS.c.id.in_(sorted(unnamed))))
+            rule_of = {row[0]: row[1] for row in found.all()}
+        rows = []
+        for a in activities:
+            rule_key = a.rule_key or (rule_of.get(a.job_id) if a.job_id is not None else None)
+            rows.append({"installation_id": a.installation_id, "order_row_id": a.order_row_id, "job_id": a.job_id,
+                         "kind": a.kind, "state": a.state, "message": a.message[:2000], "at": now,
+                         "stage_key": a.stage_key, "rule_key": rule_key,
+                         "trigger_key": a.trigger_key or _trigger_of(rule_key)})
+        await self._c.execute(insert(ACTIVITY), rows)
 
     async def waiting_successors(self, job_ids: Sequence[int]) -> list[Job]:
         rows = await self._all(
@@ -482,28 +498,71 @@ class SqlAutomationTransaction:
         return trigger_from_row(row) if row is not None else None
 
     async def activity(self, installation_id: int, where: ActivityFilter) -> list[LoggedActivity]:
+        """Newest first; with `after_id`, the oldest `limit` entries after it (still returned newest first), so a
+        poller that fell behind catches up page by page and misses nothing. Each entry carries its job's state
+        now and the job's latest send, read in one more query for the whole page."""
+        newer = where.after_id is not None
         statement = (
-            select(ACTIVITY, ORDERS.c.order_id, ORDERS.c.number)
+            select(ACTIVITY, ORDERS.c.order_id, ORDERS.c.number, JOBS.c.state.label("job_state"),
+                   JOBS.c.reason.label("job_reason"), JOBS.c.kind.label("job_kind"))
             .outerjoin(ORDERS, ORDERS.c.id == ACTIVITY.c.order_row_id)
+            .outerjoin(JOBS, JOBS.c.id == ACTIVITY.c.job_id)
             .where(ACTIVITY.c.installation_id == installation_id)
-            .order_by(ACTIVITY.c.id.desc())
+            .order_by(ACTIVITY.c.id.asc() if newer else ACTIVITY.c.id.desc())
             .limit(max(1, min(where.limit, 1000)))
         )
         for column, value in ((ACTIVITY.c.order_row_id, where.order_row_id), (ACTIVITY.c.stage_key, where.stage_key),
-                              (ACTIVITY.c.rule_key, where.rule_key), (ACTIVITY.c.trigger_key, where.trigger_key),
-                              (ACTIVITY.c.state, where.state)):
+                              (ACTIVITY.c.rule_key, where.rule_key), (ACTIVITY.c.trigger_key, where.trigger_key)):
             if value is not None:
                 statement = statement.where(column == value)
+        states = sorted({*where.states, *([where.state] if where.state else [])})
+        if states:
+            statement = statement.where(ACTIVITY.c.state.in_(states))
         if where.since is not None:
             statement = statement.where(ACTIVITY.c.at >= where.since)
         if where.until is not None:
             statement = statement.where(ACTIVITY.c.at < where.until)
         if where.before_id is not None:
             statement = statement.where(ACTIVITY.c.id < where.before_id)
+        if where.after_id is not None:
+            statement = statement.where(ACTIVITY.c.id > where.after_id)
+        rows = await self._all(statement)
+        if newer:
+            rows = rows[::-1]
+        sends = await self._latest_sends(installation_id, {row["job_id"] for row in rows if row["job_id"]})
         return [LoggedActivity(id=row["id"], at=_must(row["at"]), kind=row["kind"], message=row["message"],
                                state=row["state"], order_id=row["order_id"], order_number=row["number"],
                                job_id=row["job_id"], stage_key=row["stage_key"], rule_key=row["rule_key"],
-                               trigger_key=row["trigger_key"]) for row in await self._all(statement)]
+                               trigger_key=row["trigger_key"], job_state=row["job_state"],
+                               job_reason=row["job_reason"], job_kind=row["job_kind"],
+                               delivery=sends.get(row["job_id"])) for row in rows]
+
+    async def _latest_sends(self, installation_id: int, job_ids: Collection[int]) -> dict[int, ActivityDelivery]:
+        if not job_ids:
+            return {}
+        rows = await self._all(select(MESSAGES).where(MESSAGES.c.installation_id == installation_id,
+                                                      MESSAGES.c.job_id.in_(sorted(job_ids)))
+                               .order_by(MESSAGES.c.id))
+        return {row["job_id"]: ActivityDelivery(
+            channel=row["channel"], sender=row["sender"], recipient=row["recipient"],
+            provider_message_id=row["provider_message_id"], state=row["state"], reason=row["reason"],
+            last_event=row["last_event"], last_event_at=aware(row["last_event_at"]), excerpt=row["excerpt"],
+        ) for row in rows}  # ascending ids: the latest send of a job wins
+
+    async def newest_activity_id(self, installation_id: int) -> int:
+        """Where a poller continues from, whatever its filters (ix_activity_installation: one index step)."""
+        return int((await self._c.execute(select(func.coalesce(func.max(ACTIVITY.c.id), 0))
+                                          .where(ACTIVITY.c.installation_id == installation_id))).scalar_one())
+
+    async def job_changes(self, installation_id: int, after_id: int, limit: int = 500) -> list[JobChange]:
+        """The current state of every job the log mentions after `after_id`, whatever a view is filtered to: rows
+        already shown (a failed job, then replayed) are brought up to date by the same poll."""
+        touched = (select(ACTIVITY.c.job_id).where(ACTIVITY.c.installation_id == installation_id,
+                                                   ACTIVITY.c.id > after_id, ACTIVITY.c.job_id.is_not(None))
+                   .order_by(ACTIVITY.c.id).limit(limit))
+        rows = await self._all(select(JOBS.c.id, JOBS.c.state, JOBS.c.reason)
+                               .where(JOBS.c.id.in_(touched.scalar_subquery())).order_by(JOBS.c.id))
+        return [JobChange(job_id=row["id"], state=row["state"], reason=row["reason"]) for row in rows]
 
     async def trigger_by_id(self, trigger_id: int) -> Trigger | None:
         row = await self._one(select(TRIGGERS).where(TRIGGERS.c.id == trigger_id))

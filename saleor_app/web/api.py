@@ -1,15 +1,15 @@
-"""The protected JSON API under /api/v1, called by the Dashboard page with the Dashboard token."""
+"""The protected JSON API under /api/v1, called by the Dashboard page with the Dashboard token: who is asking,
+triggers, dry runs and template previews (the activity log and its job actions are in activity_api)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from saleor_app.domain import templates
-from saleor_app.domain.automation import ActivityFilter, LoggedActivity, OrderRecord
+from saleor_app.domain.automation import OrderRecord
 from saleor_app.domain.errors import Refused
 from saleor_app.engine.dry_run import Rehearsal
 from saleor_app.saleor.dashboard_auth import DashboardUser, OrderManagerDep
@@ -52,61 +52,21 @@ async def triggers(user: OrderManagerDep, request: Request) -> list[dict[str, An
     return listed
 
 
-@router.get("/activity")
-async def activity(
-    user: OrderManagerDep, request: Request, order: str | None = None, stage: str | None = None,
-    rule: str | None = None, trigger: str | None = None, state: str | None = None, since: datetime | None = None,
-    until: datetime | None = None, before: int | None = None, limit: int = Query(100, ge=1, le=1000),
-) -> dict[str, Any]:
-    """The store-wide activity log, newest first, narrowed by order (id or number), stage, rule, trigger, job state
-    and time; page with `before` (the last entry's id)."""
-    container = request.app.state.container
-    order_row_id = (await _order(request, user, order)).id if order else None
-    where = ActivityFilter(order_row_id=order_row_id, stage_key=stage, rule_key=rule, trigger_key=trigger,
-                           state=state, since=since, until=until, before_id=before, limit=limit)
-    async with container.automation.reading() as tx:
-        entries = await tx.activity(user.installation.id, where)
-    return {"entries": [_activity(entry) for entry in entries],
-            "next": entries[-1].id if len(entries) == limit else None}
-
-
 @router.get("/orders/{ref}/dry-run")
 async def dry_run(ref: str, stage: str, user: OrderManagerDep, request: Request, fresh: bool = True
                   ) -> dict[str, Any]:
     """What every rule of `stage` would do for this order if it entered the stage now; nothing is changed."""
     container = request.app.state.container
-    order = await _order(request, user, ref)
+    order = await find_order(request, user, ref)
     try:
         rehearsals = await container.dry_run.stage(user.installation, order, stage, fresh=fresh)
     except Refused as exc:
         raise ApiError(exc.status, "dry_run_refused", str(exc)) from exc
     return {"order": order.order_id, "number": order.number, "stage": stage,
-            "rules": [_rehearsal(item) for item in rehearsals]}
+            "rules": [rehearsal_json(item) for item in rehearsals]}
 
 
-@router.get("/jobs/{job_id}/replay")
-async def replay_preview(job_id: int, user: OrderManagerDep, request: Request) -> dict[str, Any]:
-    """Exactly what replaying this failed, dead or unknown job would do now."""
-    try:
-        preview = await request.app.state.container.replay.preview(user.installation, job_id)
-    except Refused as exc:
-        raise ApiError(exc.status, "replay_refused", str(exc)) from exc
-    return {"job": job_id, "state": preview.job.state.value, "reason": preview.job.reason,
-            "wouldDo": _rehearsal(preview.rehearsal), "notes": list(preview.notes)}
-
-
-@router.post("/jobs/{job_id}/replay")
-async def replay(job_id: int, user: OrderManagerDep, request: Request) -> dict[str, Any]:
-    """Run a failed, dead or unknown job again, now, with its rule as it is today."""
-    try:
-        job = await request.app.state.container.replay.replay(user.installation, job_id,
-                                                              asked_by=user.email or user.user_id or "staff")
-    except Refused as exc:
-        raise ApiError(exc.status, "replay_refused", str(exc)) from exc
-    return {"job": job.id, "state": job.state.value, "reason": job.reason}
-
-
-async def _order(request: Request, user: DashboardUser, ref: str) -> OrderRecord:
+async def find_order(request: Request, user: DashboardUser, ref: str) -> OrderRecord:
     try:
         order: OrderRecord = await request.app.state.container.dry_run.find_order(user.installation.id, ref)
     except Refused as exc:
@@ -114,13 +74,7 @@ async def _order(request: Request, user: DashboardUser, ref: str) -> OrderRecord
     return order
 
 
-def _activity(entry: LoggedActivity) -> dict[str, Any]:
-    return {"id": entry.id, "at": entry.at.isoformat(), "kind": entry.kind, "message": entry.message,
-            "state": entry.state, "order": entry.order_id, "orderNumber": entry.order_number, "job": entry.job_id,
-            "stage": entry.stage_key, "rule": entry.rule_key, "trigger": entry.trigger_key}
-
-
-def _rehearsal(item: Rehearsal) -> dict[str, Any]:
+def rehearsal_json(item: Rehearsal) -> dict[str, Any]:
     return {"rule": item.rule_key, "name": item.name, "kind": item.kind, "runs": item.runs, "when": item.when,
             "dueAt": item.due_at.isoformat() if item.due_at else None, "condition": item.condition,
             "outcome": item.outcome}
@@ -137,7 +91,7 @@ async def template_preview(body: TemplatePreviewRequest, user: OrderManagerDep, 
     """Render a template on a real order (its latest snapshot) or the sample order, with line/column problems."""
     snapshot, stage = templates.sample_order(), None
     if body.order:
-        order = await _order(request, user, body.order)
+        order = await find_order(request, user, body.order)
         snapshot, stage = order.snapshot, (order.stage_key, order.stage_key) if order.stage_key else None
     result = templates.preview(body.template, snapshot, shop_name="", stage=stage, autoescape=body.html)
     return {"text": result.text, "length": result.length,
