@@ -73,6 +73,25 @@ def preview_workflow(ctx: PreviewContext) -> str:
     return f"would start workflow {ctx.config.workflow} for the order"
 
 
+def _starting(spec: WorkflowSpec, targets: set[str]) -> str:
+    """The field to blame: the first run_workflow step that starts one of `targets` (the editor shows the
+    message beside it), or the steps as a whole."""
+    for index, step in enumerate(spec.steps):
+        if step.kind == "run_workflow" and str(step.config.get("workflow")) in targets:
+            return f"steps[{index}].config.workflow"
+    return "steps"
+
+
+def _leading_back(graph: dict[str, set[str]], start: str) -> set[str]:
+    """The workflows `start` starts from which a chain of starts comes back to `start` (itself included)."""
+    def reaches(node: str, seen: set[str]) -> bool:
+        if node == start:
+            return True
+        seen.add(node)
+        return any(reaches(nxt, seen) for nxt in graph.get(node, ()) if nxt not in seen)
+    return {target for target in graph.get(start, ()) if reaches(target, set())}
+
+
 class SaveWorkflows:
     """Save or delete workflows; a change that would let a workflow start itself is refused. Pending jobs of
     removed steps (or of a disabled workflow) are cancelled."""
@@ -88,15 +107,16 @@ class SaveWorkflows:
         known = {workflow.key for workflow in stored} | {spec.key}
         missing = sorted(spec.started() - known)
         if missing:
-            raise ConfigurationError("steps", f"there is no workflow {missing[0]!r} to start")
+            raise ConfigurationError(_starting(spec, {missing[0]}), f"there is no workflow {missing[0]!r} to start")
         team = Known(frozenset(m.key for m in await self._team.members(installation_id)),
                      frozenset(g.key for g in await self._team.groups(installation_id)), frozenset(known))
         for index, step in enumerate(spec.steps):
             for field, message in rule_references(step.kind, step.config, team):
                 raise ConfigurationError(f"steps[{index}].config.{field}", message)
+        graph = {workflow.key: workflow.spec.started() for workflow in stored} | {spec.key: spec.started()}
         problem = cycle_problem([spec], [workflow.spec for workflow in stored])
         if problem is not None:
-            raise ConfigurationError("steps", problem)
+            raise ConfigurationError(_starting(spec, _leading_back(graph, spec.key)), problem)
         before = next((workflow for workflow in stored if workflow.key == spec.key), None)
         old_steps = await self._workflows.steps(before) if before is not None else []
         saved = await self._workflows.save_workflow(installation_id, spec, self._clock.now())

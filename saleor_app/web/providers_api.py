@@ -12,7 +12,16 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from saleor_app.domain.errors import Refused
-from saleor_app.domain.providers import Message, ProviderSpec, Sender, Suppression, SuppressionChannel, SuppressionSpec
+from saleor_app.domain.providers import (
+    Message,
+    ProviderSpec,
+    Sender,
+    Suppression,
+    SuppressionChannel,
+    SuppressionSpec,
+    normalise_email,
+)
+from saleor_app.domain.team import e164
 from saleor_app.engine.providers import ProviderView
 from saleor_app.saleor.dashboard_auth import OrderManagerDep
 from saleor_app.saleor.responses import ApiError
@@ -127,8 +136,23 @@ async def suppressions(user: OrderManagerDep, request: Request) -> list[dict[str
     return [suppression_json(item) for item in found]
 
 
+def _checked_address(body: SuppressionSpec) -> SuppressionSpec:
+    """A hand-typed address in the form lookups use: phone numbers in E.164 (a number typed as `0151 …` or
+    `(030) …` would otherwise never match a send), e-mails as plain addresses; 422 naming `address` if not."""
+    if body.channel is SuppressionChannel.PHONE:
+        try:
+            return body.model_copy(update={"address": e164(body.address) or body.address})
+        except ValueError as exc:
+            raise ApiError(422, "INVALID", str(exc)) from exc
+    if normalise_email(body.address) is None:
+        raise ApiError(422, "INVALID", f"{body.address!r} is not an e-mail address")
+    return body
+
+
 @router.post("/suppressions", status_code=201)
 async def add_suppression(body: SuppressionSpec, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+    """Stop sending to an address; `added` is false when it was on the list already (nothing changes)."""
+    body = _checked_address(body)
     added = await request.app.state.container.providers.suppress(user.installation.id, body)
     return {"added": added, "address": body.normalised(), "channel": body.channel.value}
 

@@ -3,14 +3,17 @@ outbound signing secret. Every route needs a Dashboard token with MANAGE_ORDERS.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+import re
+from collections.abc import Awaitable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from saleor_app.domain.errors import Refused
+from saleor_app.domain.kinds import UnknownKind, validate_config
 from saleor_app.domain.sequences import NumberSequence, SequenceSpec
 from saleor_app.domain.tasks import Task, TaskState
 from saleor_app.domain.team import GroupSpec, MemberSpec, TeamGroup, TeamMember
@@ -21,31 +24,68 @@ from saleor_app.saleor.responses import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["employee automation"])
 T = TypeVar("T")
+_INDEX = re.compile(r"\[(\d+)\]")
 
 
 def _employees(request: Request) -> Any:
     return request.app.state.container.employees  # built in wiring (composition root)
 
 
-@asynccontextmanager
-async def _answers() -> AsyncIterator[None]:
-    """The use cases' refusals as API errors: Refused keeps its status, a configuration problem is 422."""
+class _Invalid(Exception):
+    """Input to fix, field by field (`steps.0.config.message`), as the board's API answers it."""
+
+    def __init__(self, fields: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{item['field']}: {item['message']}" if item["field"] else item["message"]
+                                   for item in fields))
+        self.fields = fields
+
+
+def _fields(exc: ValidationError, prefix: str = "") -> list[dict[str, str]]:
+    return [{"field": prefix + ".".join(str(part) for part in error["loc"]),
+             "message": str(error["msg"]).removeprefix("Value error, ")} for error in exc.errors()]
+
+
+async def _answer(call: Awaitable[T]) -> T | JSONResponse:
+    """The use cases' answers: Refused keeps its status; a configuration problem or invalid input is 422 with
+    `error.fields` ([{field, message}], a dotted path) so the page shows each message beside its input."""
     try:
-        yield
+        return await call
     except Refused as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from exc
-    except ConfigurationError as exc:
-        raise ApiError(422, "INVALID", str(exc)) from exc
+    except (ConfigurationError, ValidationError, _Invalid) as exc:
+        if isinstance(exc, ConfigurationError):
+            exc = _Invalid([{"field": _INDEX.sub(r".\1", exc.field), "message": exc.message}])
+        elif isinstance(exc, ValidationError):
+            exc = _Invalid(_fields(exc))
+        return JSONResponse({"success": False, "error": {"code": "INVALID", "message": str(exc),
+                                                         "fields": exc.fields}}, status_code=422)
+
+
+def _workflow_spec(key: str, body: Any) -> WorkflowSpec:
+    """The spec, or every field-level problem: each step's config against its kind first (so a message lands
+    beside its input, `steps.0.config.message`), then the workflow's own fields."""
+    if not isinstance(body, dict):
+        raise _Invalid([{"field": "", "message": "the body must be a JSON object"}])
+    found: list[dict[str, str]] = []
+    steps = body.get("steps")
+    for index, step in enumerate(steps if isinstance(steps, list) else []):
+        if not isinstance(step, dict):
+            continue
+        try:
+            validate_config(str(step.get("kind", "")), step.get("config") or {})
+        except UnknownKind as exc:
+            found.append({"field": f"steps.{index}.kind", "message": str(exc)})
+        except ValidationError as exc:
+            found += _fields(exc, f"steps.{index}.config.")
+    try:
+        spec = WorkflowSpec.model_validate({**body, "key": key})
     except ValidationError as exc:
-        raise ApiError(422, "INVALID", "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                                 for e in exc.errors())) from exc
-    except ValueError as exc:  # a body that is not JSON
-        raise ApiError(422, "INVALID", f"the body is not valid JSON: {exc}") from exc
-
-
-async def _run(call: Awaitable[T]) -> T:
-    async with _answers():
-        return await call
+        # A step's config problems come back as one whole-step message too; they are listed by field above.
+        found += [item for item in _fields(exc) if not (found and "config." in item["message"])]
+        raise _Invalid(found) from exc
+    if found:
+        raise _Invalid(found)
+    return spec
 
 
 def _member(member: TeamMember) -> dict[str, Any]:
@@ -57,8 +97,10 @@ def _group(group: TeamGroup) -> dict[str, Any]:
     return {"key": group.key, "name": group.name, "members": list(group.member_keys)}
 
 
-def _task(task: Task) -> dict[str, Any]:
-    return {"id": task.id, "order": task.order_id, "orderNumber": task.order_number, "rule": task.rule_key,
+def _task(task: Task, now: datetime) -> dict[str, Any]:
+    """`overdue` by the app's clock (the one due dates were set by), not the browser's."""
+    return {"overdue": task.state is TaskState.OPEN and task.due_at is not None and task.due_at < now,
+            "id": task.id, "order": task.order_id, "orderNumber": task.order_number, "rule": task.rule_key,
             "title": task.title, "description": task.description, "assignee": task.assignee_key,
             "assigneeLabel": task.assignee_label, "priority": task.priority, "state": task.state.value,
             "dueAt": task.due_at.isoformat() if task.due_at else None, "createdAt": task.created_at.isoformat(),
@@ -87,18 +129,22 @@ async def team(user: OrderManagerDep, request: Request) -> dict[str, Any]:
 
 
 @router.post("/team/me")
-async def record_me(user: OrderManagerDep, request: Request) -> dict[str, Any]:
+async def record_me(user: OrderManagerDep, request: Request) -> Any:
     """The page calls this when it opens: the staff member becomes a team member (name asked of Saleor)."""
     token = request.headers.get("authorization-bearer", "")
-    return _member(await _run(_employees(request).team.record_me(user.installation, user.user_id, user.email,
-                                                                 token)))
+
+    async def record() -> dict[str, Any]:
+        return _member(await _employees(request).team.record_me(user.installation, user.user_id, user.email, token))
+    return await _answer(record())
 
 
 @router.post("/team/sync")
-async def sync_staff(user: OrderManagerDep, request: Request) -> dict[str, Any]:
+async def sync_staff(user: OrderManagerDep, request: Request) -> Any:
     """Every active Saleor staff user becomes a member (needs MANAGE_STAFF granted to the app)."""
-    report = await _run(_employees(request).team.sync(user.installation, user.permissions))
-    return {"added": report.added, "updated": report.updated}
+    async def sync() -> dict[str, Any]:
+        report = await _employees(request).team.sync(user.installation, user.permissions)
+        return {"added": report.added, "updated": report.updated}
+    return await _answer(sync())
 
 
 class MemberBody(BaseModel):
@@ -109,10 +155,12 @@ class MemberBody(BaseModel):
 
 
 @router.put("/team/members/{key}")
-async def save_member(key: str, body: MemberBody, user: OrderManagerDep, request: Request) -> dict[str, Any]:
-    async with _answers():
+async def save_member(key: str, body: MemberBody, user: OrderManagerDep, request: Request) -> Any:
+    """Add or replace a member by hand; 422 with `error.fields` (email, phone, key) when something is wrong."""
+    async def save() -> dict[str, Any]:
         spec = MemberSpec.model_validate({"key": key, **body.model_dump()})
         return _member(await _employees(request).team.save_member(user.installation.id, spec))
+    return await _answer(save())
 
 
 class AwayBody(BaseModel):
@@ -120,14 +168,20 @@ class AwayBody(BaseModel):
 
 
 @router.post("/team/members/{key}/away")
-async def set_away(key: str, body: AwayBody, user: OrderManagerDep, request: Request) -> dict[str, Any]:
-    return _member(await _run(_employees(request).team.set_away(user.installation.id, key, body.away)))
+async def set_away(key: str, body: AwayBody, user: OrderManagerDep, request: Request) -> Any:
+    """Away members are skipped by group rotations until they are back."""
+    async def mark() -> dict[str, Any]:
+        return _member(await _employees(request).team.set_away(user.installation.id, key, body.away))
+    return await _answer(mark())
 
 
 @router.delete("/team/members/{key}")
-async def delete_member(key: str, user: OrderManagerDep, request: Request) -> dict[str, Any]:
-    await _run(_employees(request).team.delete_member(user.installation.id, key))
-    return {"deleted": key}
+async def delete_member(key: str, user: OrderManagerDep, request: Request) -> Any:
+    """Refused (409) while a group names the member."""
+    async def delete() -> dict[str, Any]:
+        await _employees(request).team.delete_member(user.installation.id, key)
+        return {"deleted": key}
+    return await _answer(delete())
 
 
 class GroupBody(BaseModel):
@@ -136,16 +190,20 @@ class GroupBody(BaseModel):
 
 
 @router.put("/team/groups/{key}")
-async def save_group(key: str, body: GroupBody, user: OrderManagerDep, request: Request) -> dict[str, Any]:
-    async with _answers():
+async def save_group(key: str, body: GroupBody, user: OrderManagerDep, request: Request) -> Any:
+    """Create, rename or re-member a group (members in rotation order); an unknown member is a field error."""
+    async def save() -> dict[str, Any]:
         spec = GroupSpec.model_validate({"key": key, "name": body.name, "members": tuple(body.members)})
         return _group(await _employees(request).team.save_group(user.installation.id, spec))
+    return await _answer(save())
 
 
 @router.delete("/team/groups/{key}")
-async def delete_group(key: str, user: OrderManagerDep, request: Request) -> dict[str, Any]:
-    await _run(_employees(request).team.delete_group(user.installation.id, key))
-    return {"deleted": key}
+async def delete_group(key: str, user: OrderManagerDep, request: Request) -> Any:
+    async def delete() -> dict[str, Any]:
+        await _employees(request).team.delete_group(user.installation.id, key)
+        return {"deleted": key}
+    return await _answer(delete())
 
 
 # -- tasks ----------------------------------------------------------------------------------------------------------
@@ -158,22 +216,27 @@ async def tasks(user: OrderManagerDep, request: Request, state: TaskState | None
     """Tasks, newest first; filter by state (open, done, cancelled) and assignee; page with `before`."""
     found = await _employees(request).work.tasks(user.installation.id, state=state, assignee=assignee,
                                                  before_id=before, limit=limit)
-    return {"tasks": [_task(t) for t in found], "next": found[-1].id if len(found) == limit else None}
+    now = request.app.state.container.clock.now()
+    return {"tasks": [_task(t, now) for t in found], "next": found[-1].id if len(found) == limit else None}
 
 
-async def _close(task_id: int, state: TaskState, user: Any, request: Request) -> dict[str, Any]:
+async def _close(task_id: int, state: TaskState, user: Any, request: Request) -> Any:
     by = user.email or user.user_id or "staff"
-    return _task(await _run(_employees(request).close_task(user.installation.id, task_id, state, by)))
+
+    async def close() -> dict[str, Any]:
+        closed = await _employees(request).close_task(user.installation.id, task_id, state, by)
+        return _task(closed, request.app.state.container.clock.now())
+    return await _answer(close())
 
 
 @router.post("/tasks/{task_id}/complete")
-async def complete_task(task_id: int, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+async def complete_task(task_id: int, user: OrderManagerDep, request: Request) -> Any:
     """Mark the task done; `task_completed` triggers and event rules then run for its order."""
     return await _close(task_id, TaskState.DONE, user, request)
 
 
 @router.post("/tasks/{task_id}/cancel")
-async def cancel_task(task_id: int, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+async def cancel_task(task_id: int, user: OrderManagerDep, request: Request) -> Any:
     return await _close(task_id, TaskState.CANCELLED, user, request)
 
 
@@ -186,17 +249,26 @@ async def workflows(user: OrderManagerDep, request: Request) -> list[dict[str, A
 
 
 @router.put("/workflows/{key}")
-async def save_workflow(key: str, request: Request, user: OrderManagerDep) -> dict[str, Any]:
-    """Body: {name, outlive_stage, enabled, steps: [{key, kind, config, delay_seconds, after_previous, …}]}."""
-    async with _answers():
-        spec = WorkflowSpec.model_validate({**(await request.json()), "key": key})
+async def save_workflow(key: str, request: Request, user: OrderManagerDep) -> Any:
+    """Body: {name, outlive_stage, enabled, steps: [{key, kind, config, delay_seconds, after_previous, …}]}.
+    A refusal (a cycle, an unknown workflow or member) names the step's field: `steps.1.config.workflow`."""
+    async def save() -> dict[str, Any]:
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise _Invalid([{"field": "", "message": f"the body is not valid JSON: {exc}"}]) from exc
+        spec = _workflow_spec(key, body)
         return _workflow(await _employees(request).workflows.save(user.installation.id, spec))
+    return await _answer(save())
 
 
 @router.delete("/workflows/{key}")
-async def delete_workflow(key: str, user: OrderManagerDep, request: Request) -> dict[str, Any]:
-    await _run(_employees(request).workflows.delete(user.installation.id, key))
-    return {"deleted": key}
+async def delete_workflow(key: str, user: OrderManagerDep, request: Request) -> Any:
+    """Refused while another workflow starts it; its pending step jobs are cancelled."""
+    async def delete() -> dict[str, Any]:
+        await _employees(request).workflows.delete(user.installation.id, key)
+        return {"deleted": key}
+    return await _answer(delete())
 
 
 @router.get("/sequences")
@@ -211,12 +283,13 @@ class SequenceBody(BaseModel):
 
 
 @router.put("/sequences/{key}")
-async def save_sequence(key: str, body: SequenceBody, user: OrderManagerDep, request: Request) -> dict[str, Any]:
-    async with _answers():
+async def save_sequence(key: str, body: SequenceBody, user: OrderManagerDep, request: Request) -> Any:
+    async def save() -> dict[str, Any]:
         spec = SequenceSpec.model_validate({"key": key, **body.model_dump()})
         container = request.app.state.container
         return _sequence(await container.employees.work.save_sequence(user.installation.id, spec,
                                                                       container.clock.now()))
+    return await _answer(save())
 
 
 @router.get("/outbound/signing-secret")

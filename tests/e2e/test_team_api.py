@@ -4,10 +4,12 @@ staff sync with MANAGE_STAFF, members and groups by hand, away, and the refusals
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
 
+from saleor_app.domain.team import MemberSpec
 from tests.e2e.engine_stack import EngineStack, engine_stack
 
 
@@ -84,3 +86,67 @@ async def test_workflows_and_sequences_over_the_api(stack: EngineStack) -> None:
         rotated = (await client.post("/api/v1/outbound/signing-secret/rotate")).json()["secret"]
         assert rotated != secret
         assert (await client.delete("/api/v1/workflows/greet")).json() == {"deleted": "greet"}
+
+
+async def test_refusals_come_back_field_by_field_for_the_page(stack: EngineStack) -> None:
+    note = {"key": "n", "kind": "add_note", "config": {"message": "x"}}
+    async with api(stack) as client:
+        member = await client.put("/api/v1/team/members/ann", json={"name": "Ann", "phone": "12"})
+        assert member.status_code == 422
+        assert [f["field"] for f in member.json()["error"]["fields"]] == ["phone"]
+        group = await client.put("/api/v1/team/groups/desk", json={"members": ["zed"]})
+        assert group.json()["error"]["fields"] == [{"field": "members", "message": "there is no member 'zed'"}]
+
+        config = await client.put("/api/v1/workflows/w", json={"steps": [note, {
+            "key": "m", "kind": "add_note", "config": {"message": "{{ order.numbr }}"}}]})
+        [problem] = config.json()["error"]["fields"]
+        assert problem["field"] == "steps.1.config.message" and "did you mean" in problem["message"]
+
+        assert (await client.put("/api/v1/workflows/a", json={"steps": [note]})).status_code == 200
+        assert (await client.put("/api/v1/workflows/b", json={"steps": [
+            {"key": "go", "kind": "run_workflow", "config": {"workflow": "a"}}]})).status_code == 200
+        cycle = await client.put("/api/v1/workflows/a", json={"steps": [note, {
+            "key": "go", "kind": "run_workflow", "config": {"workflow": "b"}}]})
+        assert cycle.status_code == 422
+        assert cycle.json()["error"]["fields"] == [{
+            "field": "steps.1.config.workflow",
+            "message": "workflow a would start itself (a → b → a); remove one of these run_workflow steps"}]
+        unknown = await client.put("/api/v1/workflows/c", json={"steps": [note, note | {"key": "o"}, {
+            "key": "go", "kind": "run_workflow", "config": {"workflow": "zzz"}}]})
+        assert unknown.json()["error"]["fields"][0]["field"] == "steps.2.config.workflow"
+        started = await client.delete("/api/v1/workflows/a")
+        assert started.status_code == 422 and "started by workflow b" in started.json()["error"]["message"]
+
+
+async def test_tasks_say_whether_they_are_overdue_by_the_apps_clock(stack: EngineStack) -> None:
+    await stack.container.employees.team.save_member(stack.installation.id, MemberSpec(
+        key="ann", email="ann@shop.example"))
+    await stack.rule(key="pack", stage="new", kind="create_task",
+                     config={"title": "Pack {{ order.number }}", "assignee": {"member": "ann"}, "due_in": "1h"})
+    await stack.saleor.place_order(auto_confirm=False)
+    await stack.settle()
+    async with api(stack) as client:
+        [task] = (await client.get("/api/v1/tasks?state=open&assignee=ann")).json()["tasks"]
+        assert task["overdue"] is False
+        await stack.advance(timedelta(hours=2))
+        [task] = (await client.get("/api/v1/tasks?state=open")).json()["tasks"]
+        assert task["overdue"] is True
+        cancelled = (await client.post(f"/api/v1/tasks/{task['id']}/cancel")).json()
+        assert (cancelled["state"], cancelled["overdue"]) == ("cancelled", False)  # a closed task is never late
+        missing = await client.post("/api/v1/tasks/999999/complete")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_task"
+
+
+async def test_suppressions_typed_by_hand_are_stored_as_sends_look_them_up(stack: EngineStack) -> None:
+    async with api(stack) as client:
+        phone = await client.post("/api/v1/suppressions", json={"channel": "phone", "address": "+49 (176) 1234-5678"})
+        assert phone.status_code == 201 and phone.json()["address"] == "+4917612345678"
+        local = await client.post("/api/v1/suppressions", json={"channel": "phone", "address": "0176 12345678"})
+        assert local.status_code == 422 and "country code" in local.json()["error"]["message"]
+        email = await client.post("/api/v1/suppressions", json={"channel": "email", "address": "not an address"})
+        assert email.status_code == 422 and "not an e-mail address" in email.json()["error"]["message"]
+        again = await client.post("/api/v1/suppressions", json={"channel": "phone", "address": "+4917612345678"})
+        assert again.json()["added"] is False
+        listed = (await client.get("/api/v1/suppressions")).json()
+        assert [(s["channel"], s["address"], s["source"]) for s in listed] == [("phone", "+4917612345678", "manual")]
+        assert (await client.delete("/api/v1/suppressions/phone/%2B4917612345678")).status_code == 204

@@ -1,10 +1,9 @@
 // The rule editor: one form for every kind (from the kind's schema), timing, repeat, condition, live preview.
 import { conditionBuilder } from "./condition.js";
 import { clear, h, slug, uniqueKey } from "./dom.js";
-import { FormError, fieldBox, schemaForm, showErrors } from "./forms.js";
+import { FormError, fieldBox, showErrors } from "./forms.js";
+import { actionPart, timingPart } from "./rule_parts.js";
 import { Templates } from "./templating.js";
-
-const UNITS = [["m", 60, "minutes"], ["h", 3600, "hours"], ["d", 86400, "days"]];
 
 export function allRuleKeys(board) {
   return new Set([...board.stages.flatMap((stage) => stage.rules), ...board.eventRules].map((rule) => rule.key));
@@ -27,9 +26,8 @@ export function openRuleEditor(ctx, drawer, { rule = null, defaults = {}, onSave
   name.addEventListener("input", () => {
     if (!keyTouched) key.value = uniqueKey(slug(name.value, "rule"), allRuleKeys(ctx.board));
   });
-  const kind = h("select", { disabled: !isNew }, h("option", { value: "" }, "Choose what the rule does…"),
-    kinds.map((k) => h("option", { value: k.name }, k.label)));
-  kind.value = spec.kind || "";
+  const action = actionPart(ctx, spec, { kinds, templates, stages: ctx.board.stages, quietHours: ctx.board.settings.quietHours, disabled: !isNew });
+  const kind = action.kind;
   const enabled = h("input", { type: "checkbox", checked: spec.enabled !== false });
 
   // When: a stage (entered) or an event (each time it happens).
@@ -65,61 +63,14 @@ export function openRuleEditor(ctx, drawer, { rule = null, defaults = {}, onSave
   }
 
   // Timing: a delay, a time of day, after the previous rule; repeat; max age.
-  const delaySeconds = spec.delay_seconds || 0;
-  const [unitKey, unitSize] = (delaySeconds && [...UNITS].reverse().find(([, size]) => delaySeconds % size === 0)) || UNITS[0];
-  const delayAmount = h("input", { type: "number", min: 0, step: 1, value: delaySeconds ? delaySeconds / unitSize : 0, "aria-label": "Wait" });
-  const delayUnit = h("select", { "aria-label": "Unit" }, UNITS.map(([k, , label]) => h("option", { value: k }, label)));
-  delayUnit.value = unitKey;
-  const at = h("input", { type: "time", value: spec.at || "" });
-  const afterPrevious = h("input", { type: "checkbox", checked: spec.after_previous });
-  const repeat = h("select", {}, h("option", { value: "every_entry" }, "every time the order enters"),
-    h("option", { value: "once_per_order" }, "once per order"));
-  repeat.value = spec.repeat || "every_entry";
-  const maxAge = h("input", { type: "number", min: 1, step: 1, value: spec.max_age_seconds ? spec.max_age_seconds / 60 : "" });
-  const quietNote = h("p", { class: "help quiet-note" });
-  const timing = h("div", { class: "editor-section" }, h("h3", {}, "Timing"),
-    h("div", { class: "field", dataset: { field: "delay_seconds" } }, h("label", { for: "delay-amount" }, "Wait"),
-      h("div", { class: "row" }, Object.assign(delayAmount, { id: "delay-amount" }), delayUnit), h("p", { class: "help" }, "0: immediately."),
-      h("p", { class: "field-error", role: "alert" })),
-    fieldBox("at", "Then run at (time of day)", at, `Optional: the next such time in the shop's time zone (${ctx.board.settings.timeZone}).`),
-    spec.event ? null : fieldBox("after_previous", "Start after the previous rule finishes", afterPrevious, "", { inline: true }),
-    fieldBox("repeat", "Repeat", repeat, ""),
-    fieldBox("max_age_seconds", "Skip when late by more than (minutes)", maxAge, "Empty: run however late (e.g. after an outage)."),
-    quietNote);
-
+  const timing = timingPart(spec, { timeZone: ctx.board.settings.timeZone, afterPrevious: !spec.event, quietNote: action.quietNote });
   const condition = conditionBuilder(ctx.catalogue.conditionFields, spec.condition);
-  let configForm = null;
-  const configBox = h("div", { class: "editor-section" });
-  const paintKind = () => {
-    const chosen = kinds.find((k) => k.name === kind.value);
-    templates.fields = [];
-    configForm = null;
-    if (!chosen) {
-      clear(configBox, h("p", { class: "muted" }, "Choose what the rule does to see its settings."));
-      clear(quietNote);
-      return;
-    }
-    configForm = schemaForm(chosen.schema, chosen.hints, spec.kind === chosen.name ? spec.config : {}, {
-      templates, stages: ctx.board.stages,
-    });
-    clear(configBox, h("h3", {}, chosen.label), configForm.el);
-    const quiet = ctx.board.settings.quietHours;
-    quietNote.textContent = chosen.realtime
-      ? (quiet ? `Quiet hours ${quiet.start}–${quiet.end}: a send due then waits until ${quiet.end}.` : "No quiet hours are set: sends go out at any hour (Settings).")
-      : "";
-  };
-  kind.addEventListener("change", paintKind);
-  paintKind();
 
   const read = () => {
-    const amount = Number(delayAmount.value || 0);
-    const size = UNITS.find(([k]) => k === delayUnit.value)[1];
-    if (!configForm) throw new FormError("kind", "choose what the rule does");
+    const config = action.read();
     return {
       key: key.value.trim(), name: name.value.trim(), kind: kind.value, enabled: enabled.checked, ...placeRead(),
-      delay_seconds: Math.round(amount * size), at: at.value || null, after_previous: spec.event ? false : afterPrevious.checked,
-      repeat: repeat.value, condition: condition.read(), max_age_seconds: maxAge.value ? Math.round(Number(maxAge.value) * 60) : null,
-      config: configForm.read(),
+      ...timing.read(), condition: condition.read(), config,
     };
   };
 
@@ -137,7 +88,7 @@ export function openRuleEditor(ctx, drawer, { rule = null, defaults = {}, onSave
     h("div", { class: "editor-section" }, fieldBox("name", "Name", name, "", { required: true }),
       fieldBox("key", "Key", key, "Stable identifier (letters, digits, dashes); used in the YAML export.", { required: true }),
       fieldBox("kind", "Action", kind, "", { required: true }), fieldBox("enabled", "Enabled", enabled, "", { inline: true })),
-    place, timing, h("div", { class: "editor-section" }, h("h3", {}, "Condition"), condition.el), configBox);
+    place, timing.el, h("div", { class: "editor-section" }, h("h3", {}, "Condition"), condition.el), action.el);
   side.append(templates.picker());
 
   const close = () => {
