@@ -18,6 +18,7 @@ from saleor_app.domain.ports import Clock
 from saleor_app.domain.provider_ports import ProviderConnector, ProviderStore
 from saleor_app.domain.telephony import TelephonyUrls
 from saleor_app.engine.actions import HANDLERS, PREVIEWS, Previewer
+from saleor_app.engine.alerts import FailureAlerts
 from saleor_app.engine.backfill import Backfill
 from saleor_app.engine.catchup import CatchUp
 from saleor_app.engine.configure import ConfigureAutomation
@@ -32,6 +33,7 @@ from saleor_app.engine.ingest import IngestWebhook
 from saleor_app.engine.lifecycle import AppLifecycle
 from saleor_app.engine.moves import MoveOrder
 from saleor_app.engine.notify import NotifyTeamAction, preview_notify
+from saleor_app.engine.order_desk import OrderDesk
 from saleor_app.engine.order_events import HandleOrderEvents
 from saleor_app.engine.order_update import UpdateOrderAction, preview_update
 from saleor_app.engine.outbound_request import HttpRequestAction, preview_request
@@ -69,6 +71,7 @@ from saleor_app.saleor.staff import SaleorStaffDirectory
 from saleor_app.saleor.webhook_sync import sync_webhooks
 from saleor_app.scale_out import celery_dispatcher, pool_options, retention_task
 from saleor_app.settings import AppEnv, Settings, environment_variable
+from saleor_app.store.alerts import SqlAlertStore
 from saleor_app.store.automation import SqlAutomationStore
 from saleor_app.store.catchup import SqlCatchUpStore
 from saleor_app.store.database import create_engine
@@ -240,6 +243,8 @@ class Container:
     providers: ManageProviders
     telephony: Telephony
     email: ClientEmail
+    order_desk: OrderDesk  # the order widget's and popup's reads and staff actions
+    alerts: FailureAlerts  # the banner, the daily digest, Saleor app problems
 
     async def sync_all_webhooks(self) -> None:
         for installation in await self.installations.list_active():
@@ -372,6 +377,10 @@ def build_container(
         backfill=Backfill(automation, clock),
         dry_run=dry_run,
         replay=ReplayJob(automation, dry_run, clock, wake=runner.wake),
+        order_desk=OrderDesk(automation, saleor.order_gateway, inbox, execute_job.run_batch, clock, wake=runner.wake,
+                             lease=lease),
+        alerts=FailureAlerts(SqlAlertStore(engine), installations, automation, employees.team_store, email.service,
+                             saleor.app_problems, clock),
         employees=employees,
         providers=providers,
         telephony=telephony,
@@ -394,5 +403,6 @@ def build_container(
         Periodic(retention_task(settings, engine, clock), settings.maintenance_interval_seconds),
         Periodic(container.telephony.reconcile.run_once, settings.twilio_reconcile_interval_seconds),  # 0: off
         Periodic(container.email.reconcile.run_once, settings.email_reconcile_interval_seconds),  # 0: off
+        Periodic(container.alerts.run_once, settings.alerts_interval_seconds),  # 0: off
     ])
     return container

@@ -19,6 +19,7 @@ from saleor_app.domain.automation import (
     StageEntry,
 )
 from saleor_app.domain.installations import Installation, InstallationStatus
+from saleor_app.domain.jobs import JobState
 from saleor_app.domain.pipeline import Pipeline, Stage
 from saleor_app.domain.rules import Rule, RuleSpec
 from saleor_app.domain.triggers import Trigger, TriggerSpec
@@ -290,6 +291,14 @@ class AutomationTransaction(Protocol):
 
     async def orders_with_rule_jobs(self, installation_id: int, rule_key: str) -> set[int]:
         """Order rows with a job of this rule that was not cancelled (`ran_once` for one rule, every order)."""
+        ...
+
+    async def order_history(self, order_row_id: int, limit: int = 50) -> list[tuple[StageEntry, str]]:
+        """The order's stage entries, newest first, each with the reason it entered."""
+        ...
+
+    async def order_jobs(self, order_row_id: int, states: Collection[JobState]) -> list[Job]:
+        """The order's jobs in these states, oldest first."""
         ...
 
 

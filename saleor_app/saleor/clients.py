@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from saleor_app.domain.installations import Installation
 from saleor_app.domain.ports import InstallationRepository
-from saleor_app.saleor.gateway import SaleorOrderGateway
+from saleor_app.saleor.gateway import SaleorAppProblems, SaleorOrderGateway
 from saleor_app.saleor.graphql_client import SaleorGraphQLClient
 
 
@@ -27,6 +27,9 @@ class SaleorClients:
 
     async def order_gateway(self, installation: Installation) -> SaleorOrderGateway:
         return SaleorOrderGateway(await self.client(installation))
+
+    async def app_problems(self, installation: Installation) -> SaleorAppProblems:
+        return SaleorAppProblems(await self.client(installation))
 
     async def aclose(self) -> None:
         for _, client in self._clients.values():

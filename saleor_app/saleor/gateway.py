@@ -109,3 +109,26 @@ class SaleorOrderGateway:
 
 def _nodes(connection: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(edge["node"]) for edge in connection.get("edges") or [] if edge and edge.get("node")]
+
+
+class SaleorAppProblems:
+    """AppProblems over GraphQL with the app token: the Dashboard lists them beside the app (Saleor 3.22+)."""
+
+    def __init__(self, client: SaleorGraphQLClient) -> None:
+        self._client = client
+
+    async def report(self, key: str, message: str, *, aggregation_minutes: int) -> None:
+        variables = {"input": {"key": key, "message": message, "aggregationPeriod": aggregation_minutes}}
+        await _mutate(self._client, "AppProblemCreate", "appProblemCreate", variables)
+
+    async def dismiss(self, keys: Sequence[str]) -> None:
+        await _mutate(self._client, "AppProblemDismiss", "appProblemDismiss", {"keys": list(keys)})
+
+
+async def _mutate(client: SaleorGraphQLClient, document: str, field: str, variables: Mapping[str, Any]
+                  ) -> dict[str, Any]:
+    payload = (await client.execute(document, variables)).get(field) or {}
+    errors = payload.get("errors") or []
+    if errors:
+        raise SaleorRefusal(field, [SaleorFieldError(e.get("code"), e.get("field"), e.get("message")) for e in errors])
+    return dict(payload)

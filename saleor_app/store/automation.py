@@ -715,6 +715,17 @@ class SqlAutomationTransaction:
                                               JOBS.c.state != JobState.CANCELLED.value).distinct())
         return {row[0] for row in rows}
 
+    async def order_history(self, order_row_id: int, limit: int = 50) -> list[tuple[StageEntry, str]]:
+        rows = await self._all(select(ENTRIES).where(ENTRIES.c.order_row_id == order_row_id)
+                               .order_by(ENTRIES.c.id.desc()).limit(limit))
+        return [(entry_from_row(row), row["reason"] or "") for row in rows]
+
+    async def order_jobs(self, order_row_id: int, states: Collection[JobState]) -> list[Job]:
+        rows = await self._all(select(JOBS).where(JOBS.c.order_row_id == order_row_id,
+                                                  JOBS.c.state.in_([state.value for state in states]))
+                               .order_by(JOBS.c.id))
+        return [job_from_row(row) for row in rows]
+
     async def finish_inbox(self, ids: Sequence[int], now: datetime, state: str = "processed") -> None:
         if ids:
             await self._c.execute(

@@ -453,3 +453,33 @@ class SuppressionRow(SQLModel, table=True):
     reason: str = Field(default="", max_length=500)
     source: str = Field(max_length=40)  # bounce | spam_complaint | opt_out | manual | import
     created_at: datetime = _utc(nullable=False)
+
+
+# --- failure alerts (issue 10) ------------------------------------------------------------------------------------
+
+JOBS_FAILED = "state IN ('dead', 'unknown')"
+# 0010: the alerts banner asks on every page load for the dead and unknown jobs of the last 24 hours: a small
+# partial index (failures are few) instead of walking every finished job.
+Index("ix_jobs_failed", JobRow.__table__.c.installation_id, JobRow.__table__.c.updated_at,  # type: ignore[attr-defined]
+      sqlite_where=text(JOBS_FAILED), postgresql_where=text(JOBS_FAILED))
+
+
+class FailureAlertRow(SQLModel, table=True):
+    """Per installation: the digest settings, the last digest (one a day, claimed by this row) and what Saleor
+    was last told as app problems."""
+
+    __tablename__ = "failure_alerts"
+
+    installation_id: int = Field(primary_key=True, foreign_key="installations.id", ondelete="CASCADE")
+    digest_enabled: bool = False
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    digest_hour: int = 8
+    dashboard_url: str | None = Field(default=None, max_length=500)
+    digest_day: str | None = Field(default=None, max_length=10)  # the shop's local day (YYYY-MM-DD) last claimed
+    digest_at: datetime | None = _utc(nullable=True)
+    digest_outcome: str = Field(default="", max_length=1000)
+    digest_failed: bool = False
+    problems: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    problems_at: datetime | None = _utc(nullable=True)
+    problems_error: str = Field(default="", max_length=1000)
+    updated_at: datetime = _utc(nullable=False)

@@ -157,8 +157,9 @@ def shots(tmp_path: Path) -> Path:
     return target
 
 
-def take_screenshot(page: Any, shots: Path, name: str) -> None:
-    """A screenshot for the README, which is also a check that something was drawn."""
+def take_screenshot(page: Any, shots: Path, name: str, element: Any = None) -> None:
+    """A screenshot for the README, which is also a check that something was drawn; `element` (a locator) narrows
+    it to one part of the page (the order page's sidebar widget, the popup's dialog)."""
     page.mouse.move(0, 0)  # no hover effects in the pictures
-    page.screenshot(path=str(shots / f"{name}.png"), animations="disabled", caret="hide")
+    (element or page).screenshot(path=str(shots / f"{name}.png"), animations="disabled", caret="hide")
     assert (shots / f"{name}.png").stat().st_size > 10_000

@@ -217,6 +217,10 @@ class FakeSaleor:
     def fail_graphql(self, times: int = 1, status: int = 503) -> None:
         self._graphql_failures.extend([status] * times)
 
+    def heal_graphql(self) -> None:
+        """Saleor answers again: drop the failures `fail_graphql` queued."""
+        self._graphql_failures.clear()
+
     def graphql_delay(self, seconds: float) -> None:
         self._graphql_delay = seconds
 

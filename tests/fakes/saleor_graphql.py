@@ -27,6 +27,7 @@ from tests.fakes.saleor_delivery import WebhookDeliverer
 from tests.fakes.saleor_model import ANONYMOUS, STAFF, VERSION, Caller
 from tests.fakes.saleor_orders import resolve_orders
 from tests.fakes.saleor_outcomes import Outcome, Refusal
+from tests.fakes.saleor_problems import app_problem_create, app_problem_dismiss
 from tests.fakes.saleor_state import SaleorState
 
 MUTATION_LIMIT = 4  # GRAPHQL_MUTATION_COUNT_LIMIT
@@ -65,6 +66,9 @@ _MUTATIONS: dict[str, tuple[str, tuple[str, ...], _Action]] = {
     "webhookCreate": ("WebhookCreate", ("webhook",), lambda a, c, x: a.webhook_create(c, x.get("input") or {})),
     "webhookUpdate": ("WebhookUpdate", ("webhook",),
                       lambda a, c, x: a.webhook_update(c, x.get("id"), x.get("input") or {})),
+    "appProblemCreate": ("AppProblemCreate", ("appProblem",),
+                         lambda a, c, x: app_problem_create(a.state, c, x.get("input") or {})),
+    "appProblemDismiss": ("AppProblemDismiss", (), lambda a, c, x: app_problem_dismiss(a.state, c, x.get("input") or {})),
 }
 
 

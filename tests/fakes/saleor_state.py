@@ -72,6 +72,7 @@ class SaleorState:
         self._first = {"order": first_order_number, "customer": 100}
         # Staff users by global id (`me`, `staffUsers`); the admin is the staff token's and the default JWT's user.
         self.staff_users: dict[str, dict[str, Any]] = {gid("User", STAFF_USER_PK): self.staff_view()}
+        self.app_problems: list[Any] = []  # tests/fakes/saleor_problems.py: appProblemCreate / appProblemDismiss
 
     def add_staff(self, email: str, first_name: str = "", last_name: str = "", *, active: bool = True) -> str:
         user_id = gid("User", 1000 + len(self.staff_users))

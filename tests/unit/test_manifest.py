@@ -36,7 +36,9 @@ def test_extensions_are_the_three_final_ones_with_permissions_within_the_apps() 
     identifiers = [e["identifier"] for e in manifest["extensions"]]
     assert len(set(identifiers)) == 3
     for extension in manifest["extensions"]:
-        assert extension["url"].startswith(f"{APP}/app/")
+        # APP_PAGE: the Dashboard frames appUrl + the path (an absolute URL would be glued into the path)
+        url = manifest["appUrl"] + extension["url"] if extension["target"] == "APP_PAGE" else extension["url"]
+        assert url.startswith(f"{APP}/app/")
         assert set(extension["permissions"]) <= set(manifest["permissions"])
 
 

@@ -77,4 +77,24 @@ export class AppBridge {
   updateRouting(newRoute) {
     return this.dispatch("updateRouting", { newRoute });
   }
+
+  /** A WIDGET iframe has no scrollbar of its own: the Dashboard sizes it to this height (Dashboard 3.23.7+). */
+  widgetResize(height) {
+    return this.dispatch("widgetResize", { height });
+  }
+
+  /** The Dashboard re-reads the order (or product) it shows, after the app changed it (Dashboard 3.23.9+). */
+  refreshEntity() {
+    return this.dispatch("refreshEntity", {});
+  }
+
+  /** Closes the POPUP extension this page is shown in (3.22.31+). */
+  popupClose() {
+    return this.dispatch("popupClose", {});
+  }
+
+  /** Navigates the Dashboard: `to` is a Dashboard path (/orders/…, /extensions/app/<id>/…) or an absolute URL. */
+  redirect(to, newContext = false) {
+    return this.dispatch("redirect", newContext ? { to, newContext: true } : { to });
+  }
 }

@@ -101,6 +101,10 @@ function authMessage(error) {
 }
 
 async function load(ctx) {
+  if (ctx.mode) {
+    await loadMode(ctx);
+    return;
+  }
   bootMessage("Order Automation", "Loading your pipeline…");
   try {
     ctx.catalogue = await ctx.api.get("/editor/catalogue");
@@ -113,20 +117,32 @@ async function load(ctx) {
     }
     return;
   }
-  if (ctx.mode) {
-    root.classList.add(`mode-${ctx.mode}`);
-    try {
-      await MODES[ctx.mode](ctx, view);
-    } catch (error) {
-      ctx.failed(error, "Could not load");
-    }
-    return;
-  }
   tabs.hidden = false;
   show(ctx, ctx.current, false);
   refreshAlerts(ctx).catch(() => {});
   // Whoever opens the app joins the team directory (rules can assign them tasks and notices); not blocking.
   ctx.api.post("/team/me").catch(() => {});
+}
+
+/** An extension mount (order widget, move-to-stage popup): one view of one order, without the board's catalogue. */
+async function loadMode(ctx) {
+  root.classList.add(`mode-${ctx.mode}`);
+  if (!ctx.orderId) {
+    bootMessage("No order", "The Dashboard did not say which order this is. Open it from an order's page.");
+    return;
+  }
+  bootMessage("Order Automation", "Loading this order's automation…");
+  try {
+    await MODES[ctx.mode](ctx, view);
+  } catch (error) {
+    if (error instanceof ApiFailure && (error.status === 401 || error.status === 403)) {
+      bootMessage(error.status === 403 ? "You need the Manage orders permission" : "Not signed in to this app",
+        authMessage(error));
+    } else {
+      bootMessage(error instanceof ApiFailure && error.status === 404 ? "Not known yet" : "Could not load",
+        error.message || String(error));
+    }
+  }
 }
 
 async function show(ctx, name, route, options) {
