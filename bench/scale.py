@@ -3,13 +3,15 @@
 1. Runner throughput with a zero-latency side effect (a no-op kind), through the whole execute path: the
    in-process runner, then the Celery runner with 1, 2 and 4 worker processes (prefork) and a dispatcher in this
    process. The ratio to the in-process figure is the tracked number.
-2. Claim cost (the in-process claim of 8, the dispatcher's claim of 16) and activity-log query time (newest page,
-   filtered by state, by rule, by order) with 10k and with --big jobs and activity rows in the tables.
+2. Claim cost (the in-process claim of 8, the dispatcher's claim of 16), activity-log query time (newest page,
+   filtered by state, by rule, by order, by several states, the page's poll) and the failure alerts' query, with
+   10k and with --big jobs and activity rows in the tables.
 3. Catch-up after a broker outage: --catch-up due jobs planned while the broker (a private redis-server) is down,
    then the broker starts; time until every job has run.
 
     .venv/bin/python bench/scale.py [--jobs 5000] [--processes 1,2,4] [--big 200000] [--catch-up 10000]
                                     [--broker redis://127.0.0.1:6379/0] [--database-url postgresql://…]
+                                    [--queries-only]
 
 Each run works in a fresh PostgreSQL schema (dropped afterwards) and its own broker queue.
 """
@@ -189,13 +191,15 @@ async def timed(work, prepare=None, repeat: int = 30) -> float:  # type: ignore[
 
 
 async def fill_activity(container: Container, installation_id: int, count: int) -> None:
-    """Activity like a busy shop's: mostly successes, one failure in a thousand, 50 rules, 3 entries per order."""
+    """Activity like a busy shop's, one line for each of the newest `count` jobs (so the log's join to the job's
+    state now and to its send is measured): mostly successes, one failure in a thousand, 50 rules."""
     async with container.engine.begin() as connection:
         await connection.execute(text(
-            "INSERT INTO activity (installation_id, order_row_id, kind, state, rule_key, message, at) "
-            "SELECT :inst, (g / 3) + 1, 'job', CASE WHEN g % 1000 = 7 THEN 'failed' ELSE 'succeeded' END, "
-            "'rule-' || (g % 50), 'succeeded: note added', now() - (:n - g) * interval '1 second' "
-            "FROM generate_series(0, :n - 1) g"), {"inst": installation_id, "n": count})
+            "INSERT INTO activity (installation_id, order_row_id, job_id, kind, state, rule_key, message, at) "
+            "SELECT :inst, j.order_row_id, j.id, 'job', CASE WHEN j.id % 1000 = 7 THEN 'failed' ELSE 'succeeded' END, "
+            "'rule-' || (j.id % 50), 'succeeded: note added', now() - (j.id % :n) * interval '1 second' "
+            "FROM (SELECT id, order_row_id FROM jobs WHERE installation_id = :inst ORDER BY id DESC LIMIT :n) j"),
+            {"inst": installation_id, "n": count})
         await connection.execute(text("ANALYZE activity"))
 
 
@@ -210,8 +214,9 @@ async def claims_and_activity(base: str, sizes: list[int]) -> list[tuple[int, di
             while in_tables < size:  # 90% finished, 10% due in a month: what a running shop's table looks like
                 chunk = min(200_000, size - in_tables)
                 await seed(container, installation_id, chunk * 9 // 10, state="succeeded", rule_id=rule_id)
-                await seed(container, installation_id, chunk - chunk * 9 // 10, due="now() + interval '30 days'",
-                           rule_id=rule_id)
+                await seed(container, installation_id, chunk - chunk * 9 // 10 - chunk // 1000,
+                           due="now() + interval '30 days'", rule_id=rule_id)
+                await seed(container, installation_id, chunk // 1000, state="dead", rule_id=rule_id)  # the alerts'
                 await fill_activity(container, installation_id, chunk)
                 in_tables += chunk
             async with container.engine.begin() as connection:
@@ -226,6 +231,9 @@ async def claims_and_activity(base: str, sizes: list[int]) -> list[tuple[int, di
             def due(count: int):  # type: ignore[no-untyped-def]
                 return lambda: seed(container, installation_id, count, rule_id=rule_id)
 
+            async with container.automation.reading() as tx:
+                newest = await tx.newest_activity_id(installation_id)
+
             def activity(**where: object):  # type: ignore[no-untyped-def]
                 async def query() -> None:
                     async with container.automation.reading() as tx:
@@ -239,6 +247,10 @@ async def claims_and_activity(base: str, sizes: list[int]) -> list[tuple[int, di
                 "activity: state=failed": await timed(activity(state="failed")),
                 "activity: one rule": await timed(activity(rule_key="rule-7")),
                 "activity: one order": await timed(activity(order_row_id=size // 6)),
+                "activity: state=dead,unknown": await timed(activity(states=("dead", "unknown"))),
+                "activity: poll after the newest": await timed(activity(after_id=newest)),
+                "alerts: dead and unknown in 24 h": await timed(
+                    lambda: container.alerts.overview(installation_id)),
             }
             results.append((size, figures))
         await container.aclose()
@@ -294,11 +306,18 @@ async def main() -> None:
                         help="job ids per broker message (DISPATCH_BATCH_SIZE)")
     parser.add_argument("--broker", default=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--database-url", default=POSTGRES)
+    parser.add_argument("--queries-only", action="store_true",
+                        help="only the claim, activity-log and alerts query times (no runners, no broker)")
     args = parser.parse_args()
     base = args.database_url
     logging.basicConfig(level=logging.ERROR)  # the catch-up measure makes the dispatcher warn on purpose
     print(f"PostgreSQL {base.split('@')[-1]}, broker {args.broker}, {os.cpu_count()} CPUs")
 
+    if args.queries_only:
+        for size, figures in await claims_and_activity(base, [10_000, args.big]):
+            print(f"with {size:>9,} jobs and {size:,} activity rows: "
+                  + "; ".join(f"{name} {ms:.2f} ms" for name, ms in figures.items()))
+        return
     reference = await inprocess_rate(base, args.jobs)
     print(f"in-process runner, zero-latency side effect ({args.jobs} jobs): {reference:.0f} jobs/s")
     for processes in (int(p) for p in args.processes.split(",")):
