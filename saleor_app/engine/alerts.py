@@ -38,7 +38,7 @@ from saleor_app.domain.alerts import (
 from saleor_app.domain.automation import Activity
 from saleor_app.domain.email import AUTO, Mailbox, OutgoingEmail, single_line
 from saleor_app.domain.employee_ports import TeamStore
-from saleor_app.domain.errors import AutomationError, Refused
+from saleor_app.domain.errors import AutomationError, Refused, RetryableError
 from saleor_app.domain.installations import Installation
 from saleor_app.domain.ports import AutomationStore, Clock, InstallationRepository
 
@@ -58,6 +58,8 @@ class AlertStore(Protocol):
     async def digest_state(self, installation_id: int) -> DigestState: ...
 
     async def claim_digest(self, installation_id: int, day: date, now: datetime) -> bool: ...
+
+    async def release_digest(self, installation_id: int, day: date | None, outcome: str, now: datetime) -> None: ...
 
     async def finish_digest(self, installation_id: int, outcome: str, failed: bool, activity: Activity,
                             now: datetime) -> None: ...
@@ -96,6 +98,7 @@ class AlertsOverview:
 class Delivery:
     outcome: str
     failed: bool
+    retry: bool = False  # nothing went out and every refusal was temporary: the day's digest is tried again
 
 
 class FailureAlerts:
@@ -182,6 +185,12 @@ class FailureAlerts:
             else:
                 addresses.append(member.email)
         delivery = await self._deliver(installation, settings, summary, failures, addresses, left_out, test=False)
+        if delivery.retry:  # the day is given back: the next check sends it (logged once it is settled)
+            await self._store.release_digest(installation.id, last.day,
+                                             f"{delivery.outcome}; tried again at the next check", self._clock.now())
+            log.warning("failure digest not sent yet; tried again at the next check",
+                        extra={"installation_id": installation.id, "outcome": delivery.outcome})
+            return
         message = f"daily failure digest ({headline(summary).lower()}): {delivery.outcome}"
         await self._store.finish_digest(installation.id, delivery.outcome, delivery.failed, Activity(
             installation_id=installation.id, kind="alert", message=message,
@@ -220,17 +229,22 @@ class FailureAlerts:
         subject, text = digest_email(summary, failures, zone, link, test=test)
         sent: list[str] = []
         refused: list[str] = []
+        temporary = 0
         for address in addresses:
             try:
                 await self._mailer.send(installation.id, mailbox, OutgoingEmail(
                     from_address=mailbox.sender.address, from_name=mailbox.sender.display_name, to=address,
                     subject=single_line(subject), html="", text=text), is_test=test)
-            except AutomationError as exc:  # suppressed, refused, unreachable, or unknown: said, not retried
+            except AutomationError as exc:  # suppressed, refused, unreachable, or unknown: said
                 refused.append(f"{address}: {exc}")
+                temporary += isinstance(exc, RetryableError)
             else:
                 sent.append(address)
         if not sent:
-            return Delivery(f"not sent: {'; '.join(refused)}{suffix}", True)
+            # Only when nobody got it and every refusal was temporary (the mail server or Postmark unreachable,
+            # a 4xx, a 429) is it tried again: a partial send or an unknown outcome would mail someone twice.
+            retry = not test and temporary == len(refused)
+            return Delivery(f"not sent: {'; '.join(refused)}{suffix}", True, retry=retry)
         outcome = f"sent to {', '.join(sent)} from {mailbox.sender.address}"
         if refused:
             outcome += f"; not sent to {'; '.join(refused)}"

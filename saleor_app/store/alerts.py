@@ -113,10 +113,11 @@ class SqlAlertStore:
 
     async def digest_state(self, installation_id: int) -> DigestState:
         row = await self._row(installation_id)
-        if row is None or row["digest_day"] is None:
+        if row is None or row["digest_at"] is None:
             return DigestState()
-        return DigestState(day=date.fromisoformat(row["digest_day"]), at=aware(row["digest_at"]),
-                           outcome=row["digest_outcome"], failed=row["digest_failed"])
+        day = date.fromisoformat(row["digest_day"]) if row["digest_day"] else None  # None: the first is retrying
+        return DigestState(day=day, at=aware(row["digest_at"]), outcome=row["digest_outcome"],
+                           failed=row["digest_failed"])
 
     async def claim_digest(self, installation_id: int, day: date, now: datetime) -> bool:
         """True for the one caller that moves the installation's digest day to `day` (nobody else sends it)."""
@@ -127,6 +128,13 @@ class SqlAlertStore:
                                      or_(ALERTS.c.digest_day.is_(None), ALERTS.c.digest_day != day.isoformat()))
                 .values(digest_day=day.isoformat(), digest_at=now, digest_outcome="sending", digest_failed=False))
         return bool(claimed.rowcount)
+
+    async def release_digest(self, installation_id: int, day: date | None, outcome: str, now: datetime) -> None:
+        """Give a claimed day back (its digest could not go out yet): the next claim for it succeeds."""
+        async with write_transaction(self._engine) as connection:
+            await connection.execute(update(ALERTS).where(ALERTS.c.installation_id == installation_id).values(
+                digest_day=day.isoformat() if day else None, digest_outcome=outcome[:1000], digest_failed=True,
+                digest_at=now))
 
     async def finish_digest(self, installation_id: int, outcome: str, failed: bool, activity: Activity,
                             now: datetime) -> None:

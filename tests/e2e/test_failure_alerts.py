@@ -184,6 +184,36 @@ async def test_the_digest_goes_once_a_day_to_the_chosen_members_and_not_when_cle
     assert status["day"] == "2026-05-05" and status["failed"] is False
 
 
+async def test_a_digest_the_mail_server_defers_goes_out_at_the_next_check_and_a_partial_one_is_not_resent(
+        stack: EngineStack, smtp: FakeSmtp) -> None:
+    await enable_digest(stack)
+    await unknown_job(stack)
+    stack.clock.advance(timedelta(hours=2))  # 09:00 in Berlin
+    smtp.defer_next()
+    smtp.defer_next()  # 451 for both members: nobody got it, and the server said "try again later"
+    await tick(stack)
+    assert smtp.messages == []
+    digest = (await api(stack, "GET", "/alerts")).json()["digest"]
+    assert digest["failed"] is True and "451" in digest["outcome"] and "tried again at the next check" in \
+        digest["outcome"]
+    alert_rows = ActivityRow.__table__.c.kind == "alert"  # type: ignore[attr-defined]
+    assert await stack.rows(ActivityRow.__table__, alert_rows) == []  # logged once it is settled
+    await tick(stack)
+    assert sorted(message["To"] for message in smtp.messages) == ["ann@shop.example", "bob@shop.example"]
+    assert [row["state"] for row in await stack.rows(ActivityRow.__table__, alert_rows)] == ["succeeded"]
+    await tick(stack)
+    assert len(smtp.messages) == 2  # the day's digest went out: not again
+
+    stack.clock.advance(timedelta(days=1))  # the next day, a new failure: one member deferred, the other served
+    await unknown_job(stack)
+    smtp.defer_next()
+    await tick(stack)
+    await tick(stack)
+    assert len(smtp.messages) == 3  # whoever got it is not mailed twice; the refusal is said
+    digest = (await api(stack, "GET", "/alerts")).json()["digest"]
+    assert digest["failed"] is False and "not sent to ann@shop.example" in digest["outcome"]
+
+
 async def test_the_digest_without_a_mailbox_is_recorded_as_failed_and_the_loop_goes_on(
         no_mailbox: EngineStack) -> None:
     stack = no_mailbox
