@@ -104,6 +104,25 @@ def test_the_widget_frame_follows_the_height_it_reports(live: LiveStack, page: A
     assert taller[0] == taller[1] == taller[2] > drawn  # the dry run's results grew it, and the frame followed
 
 
+def test_the_widget_follows_the_order_while_open_and_keeps_what_the_user_chose(
+        live: LiveStack, page: Any, rules: None) -> None:
+    order = new_order(live)
+    frame = open_order(page, live, order)
+    frame.locator("#w-dry-stage").select_option("paid")  # a choice in a form, made before the order changes
+    ran = live.api("POST", f"/api/v1/orders/{quote(order.id)}/rules/{REMIND}/run")  # from elsewhere, not here
+    assert ran.status_code == 200, ran.text
+    live.run(live.stack.settle)
+    frame.locator("#w-timeline .w-message", has_text=f"{REMIND}: run now by staff").wait_for(timeout=15_000)
+    assert frame.locator("#w-dry-stage").input_value() == "paid"  # the same stage: the forms are left alone
+
+    live.run(lambda: live.stack.saleor.charge(order, order.total))  # paid in Saleor: a webhook, no click here
+    live.run(live.stack.settle)
+    frame.locator("#w-stage .stage-pill", has_text="Paid").wait_for(timeout=15_000)  # the next poll shows it
+    assert frame.locator(f'#w-pending >> text="{REMIND}"').count() == 0  # its jobs stopped with the stage
+    assert frame.locator("#w-history li").first.locator(".stage-pill").inner_text() == "Paid"
+    assert frame.locator("#w-rules").inner_text().count(REMIND) == 0  # "run now" offers the new stage's rules
+
+
 def test_dry_run_shows_each_rules_outcome(live: LiveStack, page: Any, rules: None) -> None:
     order = new_order(live)
     frame = open_order(page, live, order)

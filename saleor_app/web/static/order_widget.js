@@ -6,6 +6,7 @@ import { clear, h } from "./dom.js";
 
 const TIMELINE_SHOWN = 8;
 const TONES = 6;
+const POLL_MS = 5000; // while the order page is open and visible, webhooks and jobs change what the widget shows
 let watched = null;
 
 /** Report the content's height to the Dashboard whenever it changes (widgetResize). */
@@ -54,25 +55,75 @@ export async function renderOrderWidget(ctx, view) {
     status.textContent = message || "";
     status.className = `w-status w-status-${kind}`;
   };
+  let shown = null; // the data drawn last
   const reload = async () => {
     let data;
     try {
       data = await ctx.api.get(orderPath(ctx, "/automation"));
     } catch (error) {
       if (!(error instanceof ApiFailure) || error.status !== 404) throw error;
+      shown = null;
       clear(body, h("div", { class: "empty-box", id: "w-missing" }, error.message),
         h("button", { type: "button", class: "button-secondary small", onclick: () => reload().catch(fail) }, "Try again"));
       return;
     }
+    shown = data;
     draw(ctx, body, data, { say, reload, fail });
   };
   const fail = (error) => say(error.message || String(error), "error");
-  clear(view, h("section", { class: "widget", "aria-labelledby": "w-title" },
+  const widget = h("section", { class: "widget", "aria-labelledby": "w-title" },
     h("header", { class: "w-head" },
       h("h1", { id: "w-title", tabindex: "-1" }, "Automation"),
       h("button", { type: "button", class: "link small", id: "open-board", onclick: () => openBoard(ctx) }, "Open automation")),
-    status, body));
+    status, body);
+  clear(view, widget);
   await reload();
+  follow(ctx, widget, body, () => shown, (data) => {
+    if (!shown || stageKey(shown) !== stageKey(data)) {
+      shown = data;
+      draw(ctx, body, data, { say, reload, fail }); // a new stage: its rules, selects and previews change too
+    } else {
+      shown = data;
+      refreshPassive(body, data); // the forms keep what the user chose; the rest follows the order
+    }
+  }, fail);
+}
+
+function stageKey(data) {
+  return data.stage ? data.stage.key : null;
+}
+
+/** Poll the order's automation while the widget is on screen; a change redraws it, a refused token stops it. */
+function follow(ctx, widget, body, current, apply, fail) {
+  const timer = setInterval(async () => {
+    if (!widget.isConnected) {
+      clearInterval(timer);
+      return;
+    }
+    if (document.hidden || !current()) return; // hidden: nobody looks; no order drawn: "Try again" is there
+    let data;
+    try {
+      data = await ctx.api.get(orderPath(ctx, "/automation"));
+    } catch (error) {
+      if (error instanceof ApiFailure && (error.status === 401 || error.status === 403)) {
+        clearInterval(timer);
+        fail(error);
+      }
+      return; // the app or the network is away for a moment: the next poll tries again
+    }
+    if (!widget.isConnected || JSON.stringify(data) === JSON.stringify(current())) return;
+    apply(data);
+  }, POLL_MS);
+}
+
+function refreshPassive(body, data) {
+  const fresh = h("div", {});
+  draw(null, fresh, data, null, true);
+  for (const id of ["w-stage", "w-pending", "w-history", "w-timeline"]) {
+    const old = body.querySelector(`#${id}`);
+    const replacement = fresh.querySelector(`#${id}`);
+    if (old && replacement) old.replaceWith(replacement);
+  }
 }
 
 function openBoard(ctx) {
@@ -80,7 +131,7 @@ function openBoard(ctx) {
   ctx.bridge.redirect(`/extensions/app/${encodeURIComponent(appId)}/board`);
 }
 
-function draw(ctx, body, data, tools) {
+function draw(ctx, body, data, tools, passiveOnly = false) {
   const stages = data.stages;
   clear(body,
     h("div", { class: "w-stage", id: "w-stage" },
@@ -89,9 +140,9 @@ function draw(ctx, body, data, tools) {
         : h("span", { class: "muted" }, "Not in any stage yet."),
       data.order.movingTo ? h("p", { class: "badge badge-warning" }, `Moving to ${data.order.movingTo}: Saleor is being updated`) : null),
     section("w-pending", "Pending", pendingList(data)),
-    section("w-rules", "Run a rule now", rulesList(ctx, data, tools)),
-    section("w-move", "Move to stage", moveForm(ctx, data, tools)),
-    section("w-dry", "Dry run", dryRunForm(ctx, data)),
+    passiveOnly ? null : section("w-rules", "Run a rule now", rulesList(ctx, data, tools)),
+    passiveOnly ? null : section("w-move", "Move to stage", moveForm(ctx, data, tools)),
+    passiveOnly ? null : section("w-dry", "Dry run", dryRunForm(ctx, data)),
     section("w-history", "Stage history", historyList(data)),
     section("w-timeline", "Timeline", timelineList(data)));
 }
