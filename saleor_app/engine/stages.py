@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -100,7 +100,7 @@ async def plan_jobs(
         ids.append(job_id)
         if job_id is None:
             continue  # planned before (same idempotency key): nothing twice
-        when = (f"due {planned.due_at.isoformat(timespec='seconds')}" if planned.due_at is not None
+        when = (f"due {planned.due_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if planned.due_at is not None
                 else f"waiting for {plan[planned.predecessor].rule.key}" if planned.predecessor is not None else "")
         activities.append(Activity(installation_id, "job", f"planned {planned.rule.key} ({planned.rule.kind}), "
                                    f"{when}", order_row_id=order.id, job_id=job_id, state=planned.state.value,
