@@ -123,6 +123,7 @@ def test_the_widget_follows_the_order_while_open_and_keeps_what_the_user_chose(
     assert frame.locator(f'#w-pending >> text="{REMIND}"').count() == 0  # its jobs stopped with the stage
     assert "Paid" in frame.locator("#w-history .stage-pill").all_inner_texts()
     assert frame.locator("#w-rules").inner_text().count(REMIND) == 0  # "run now" offers the new stage's rules
+    assert frame.locator("#w-dry-stage").input_value() == "paid"  # a dry run the user set up stays
 
 
 def test_dry_run_shows_each_rules_outcome(live: LiveStack, page: Any, rules: None) -> None:

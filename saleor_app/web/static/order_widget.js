@@ -79,15 +79,14 @@ export async function renderOrderWidget(ctx, view) {
   clear(view, widget);
   await reload();
   follow(ctx, widget, body, () => shown, (data) => {
-    if (!shown || stageKey(shown) !== stageKey(data)) {
-      shown = data;
-      draw(ctx, body, data, { say, reload, fail }); // a new stage: its rules, selects and previews change too
-    } else {
-      shown = data;
-      refreshPassive(body, data); // the forms keep what the user chose; the rest follows the order
-    }
+    // A new stage changes the rules to run and what a move would do; a dry run the user asked for stays.
+    const ids = stageKey(shown) !== stageKey(data) ? [...PASSIVE, "w-rules", "w-move"] : PASSIVE;
+    shown = data;
+    redraw(ctx, body, data, { say, reload, fail }, ids);
   }, fail);
 }
+
+const PASSIVE = ["w-stage", "w-pending", "w-history", "w-timeline"]; // what follows the order without touching forms
 
 function stageKey(data) {
   return data.stage ? data.stage.key : null;
@@ -116,10 +115,11 @@ function follow(ctx, widget, body, current, apply, fail) {
   }, POLL_MS);
 }
 
-function refreshPassive(body, data) {
+/** Replace only these sections of the widget with freshly drawn ones. */
+function redraw(ctx, body, data, tools, ids) {
   const fresh = h("div", {});
-  draw(null, fresh, data, null, true);
-  for (const id of ["w-stage", "w-pending", "w-history", "w-timeline"]) {
+  draw(ctx, fresh, data, tools);
+  for (const id of ids) {
     const old = body.querySelector(`#${id}`);
     const replacement = fresh.querySelector(`#${id}`);
     if (old && replacement) old.replaceWith(replacement);
@@ -131,7 +131,7 @@ function openBoard(ctx) {
   ctx.bridge.redirect(`/extensions/app/${encodeURIComponent(appId)}/board`);
 }
 
-function draw(ctx, body, data, tools, passiveOnly = false) {
+function draw(ctx, body, data, tools) {
   const stages = data.stages;
   clear(body,
     h("div", { class: "w-stage", id: "w-stage" },
@@ -140,9 +140,9 @@ function draw(ctx, body, data, tools, passiveOnly = false) {
         : h("span", { class: "muted" }, "Not in any stage yet."),
       data.order.movingTo ? h("p", { class: "badge badge-warning" }, `Moving to ${data.order.movingTo}: Saleor is being updated`) : null),
     section("w-pending", "Pending", pendingList(data)),
-    passiveOnly ? null : section("w-rules", "Run a rule now", rulesList(ctx, data, tools)),
-    passiveOnly ? null : section("w-move", "Move to stage", moveForm(ctx, data, tools)),
-    passiveOnly ? null : section("w-dry", "Dry run", dryRunForm(ctx, data)),
+    section("w-rules", "Run a rule now", rulesList(ctx, data, tools)),
+    section("w-move", "Move to stage", moveForm(ctx, data, tools)),
+    section("w-dry", "Dry run", dryRunForm(ctx, data)),
     section("w-history", "Stage history", historyList(data)),
     section("w-timeline", "Timeline", timelineList(data)));
 }
