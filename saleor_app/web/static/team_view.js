@@ -118,19 +118,12 @@ function memberForm(ctx, editor, member, team, reload) {
     event.preventDefault();
     error.textContent = "";
     if (!key.value.trim()) key.value = uniqueKey(slug(name.value || email.value, "member"), taken);
-    save.disabled = true;
-    try {
-      await ctx.api.put(`/team/members/${encodeURIComponent(key.value.trim())}`, {
-        name: name.value.trim(), email: email.value.trim() || null, phone: phone.value.trim() || null, away: member ? member.away : false });
-      ctx.notify("success", isNew ? "Member added" : "Member saved", name.value || key.value);
-      clear(editor);
-      reload(`[data-member="${CSS.escape(key.value.trim())}"] button`);
-    } catch (failure) {
-      error.textContent = showErrors(form, failure.fields || []).join(" ") || (failure.fields && failure.fields.length ? "" : failure.message);
-      ctx.failed(failure);
-    } finally {
-      save.disabled = false;
-    }
+    const saved = await saveForm(ctx, form, save, error, () => ctx.api.put(`/team/members/${encodeURIComponent(key.value.trim())}`, {
+      name: name.value.trim(), email: email.value.trim() || null, phone: phone.value.trim() || null, away: member ? member.away : false }));
+    if (!saved) return;
+    ctx.notify("success", isNew ? "Member added" : "Member saved", name.value || key.value);
+    clear(editor);
+    reload(`[data-member="${CSS.escape(key.value.trim())}"] button`);
   });
   clear(editor, form);
   name.focus();
@@ -202,19 +195,29 @@ function groupForm(ctx, editor, group, team, reload) {
       showErrors(form, [{ field: "members", message: "Tick at least one member." }]);
       return;
     }
-    save.disabled = true;
-    try {
-      await ctx.api.put(`/team/groups/${encodeURIComponent(key.value.trim())}`, { name: name.value.trim(), members: chosen });
-      ctx.notify("success", isNew ? "Group created" : "Group saved", name.value || key.value);
-      clear(editor);
-      reload(`[data-group="${CSS.escape(key.value.trim())}"] button`);
-    } catch (failure) {
-      error.textContent = showErrors(form, failure.fields || []).join(" ") || (failure.fields && failure.fields.length ? "" : failure.message);
-      ctx.failed(failure);
-    } finally {
-      save.disabled = false;
-    }
+    const saved = await saveForm(ctx, form, save, error,
+      () => ctx.api.put(`/team/groups/${encodeURIComponent(key.value.trim())}`, { name: name.value.trim(), members: chosen }));
+    if (!saved) return;
+    ctx.notify("success", isNew ? "Group created" : "Group saved", name.value || key.value);
+    clear(editor);
+    reload(`[data-group="${CSS.escape(key.value.trim())}"] button`);
   });
   clear(editor, form);
   name.focus();
+}
+
+/** Send a form: its button waits, the API's field errors go beside their inputs, anything else under the form. */
+async function saveForm(ctx, form, save, error, request) {
+  save.disabled = true;
+  try {
+    await request();
+    showErrors(form, []);
+    return true;
+  } catch (failure) {
+    error.textContent = showErrors(form, failure.fields || []).join(" ") || (failure.fields && failure.fields.length ? "" : failure.message);
+    ctx.failed(failure);
+    return false;
+  } finally {
+    save.disabled = false;
+  }
 }
