@@ -3,20 +3,16 @@ with `after`, resolving a job whose outcome is unknown, and the refusals of ever
 
 from __future__ import annotations
 
-import re
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute
 
 from saleor_app.domain import kinds
 from saleor_app.domain.errors import OutcomeUnknown
 from saleor_app.engine.execute import ActionContext
-from saleor_app.web import activity_api
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.e2e.test_email import CUSTOMER, connect_postmark, email_rule
 from tests.fakes.postmark import FakePostmark
@@ -242,36 +238,3 @@ async def test_resolving_is_refused_for_other_jobs_and_other_installations(stack
                 assert response.status_code == 404, (path, response.text)
             assert (await http.get("/api/v1/activity", headers=as_b)).json()["entries"] == []
     assert (await stack.job_states())["note"] == "failed"
-
-
-def _routes() -> list[tuple[str, str]]:
-    found = []
-    for route in activity_api.router.routes:
-        assert isinstance(route, APIRoute)
-        path = re.sub(r"\{[^}]+\}", "1", route.path)
-        found += [(method, path) for method in sorted(route.methods)]
-    return found
-
-
-ROUTES = _routes()
-
-
-@pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
-async def test_every_route_refuses_missing_expired_foreign_and_underprivileged_tokens(
-        stack: EngineStack, method: str, path: str) -> None:
-    saleor, app_id = stack.saleor, stack.installation.app_id
-    signer = saleor.signer
-    cases = {
-        "no token": ({}, 401),
-        "expired": ({"authorization-bearer": signer.dashboard_token(app_id=app_id, iss=saleor.api_url,
-                                                                    now=time.time() - 600)}, 401),
-        "another app": ({"authorization-bearer": signer.dashboard_token(app_id="QXBwOjk5", iss=saleor.api_url)}, 401),
-        "no MANAGE_ORDERS": ({"authorization-bearer": signer.dashboard_token(
-            app_id=app_id, iss=saleor.api_url, permissions=["MANAGE_PRODUCTS"])}, 403),
-    }
-    async with httpx.AsyncClient(base_url=str(stack.container.settings.app_url)) as http:
-        for case, (headers, status) in cases.items():
-            if headers:
-                headers = {**headers, "saleor-api-url": saleor.api_url}
-            response = await http.request(method, path, headers=headers, json={"sent": True})
-            assert response.status_code == status, (case, response.text)
