@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 3000
 APP_URL ?= http://localhost:$(PORT)
+# Test processes (pytest-xdist): one per core by default; TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= auto
 
 .PHONY: run test lint typecheck unit bench-ingest clean
 
@@ -20,9 +22,9 @@ run: $(VENV)/.installed
 	APP_URL=$(APP_URL) $(BIN)/saleor-automation migrate
 	APP_URL=$(APP_URL) $(BIN)/saleor-automation serve --host $(HOST) --port $(PORT) --no-migrate
 
-## make test: lint, type-check and run the whole suite (PostgreSQL tests skip when no server is reachable)
+## make test: lint, type-check and run the whole suite in parallel; the summary lists every skip and its reason
 test: $(VENV)/.installed lint typecheck
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -ra $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check saleor_app tests bench

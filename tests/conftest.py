@@ -15,11 +15,17 @@ from cryptography.fernet import Fernet
 
 from saleor_app.settings import AppEnv, Settings
 from saleor_app.store.migrate import upgrade
+from tests.timing import SCALE, scaled
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SALEOR_SHARED_DIR", REPO.parent / "shared"))
 SCHEMA_PATH = Path(os.environ.get("SALEOR_SCHEMA_PATH", SHARED / "saleor" / "schema.graphql"))
 SAMPLES = SHARED / "saleor" / "samples"
+# What a skip says when they are missing: where to get them.
+SCHEMA_HOW = ("put the project's shared/ folder beside the checkout, or set SALEOR_SCHEMA_PATH to Saleor 3.23's "
+              "schema.graphql (saleor/graphql/schema.graphql at a 3.23 tag of saleor/saleor, or a running Saleor's "
+              "introspection printed as SDL)")
+SAMPLES_HOW = "put the project's shared/ folder (with saleor/samples/) beside the checkout, or set SALEOR_SHARED_DIR"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -60,7 +66,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
         return
     problem = postgres_problem()
-    require(problem is None, f"PostgreSQL at {POSTGRES_URL} is not reachable ({problem}); set TEST_POSTGRES_URL")
+    require(problem is None, f"PostgreSQL at {POSTGRES_URL} is not reachable ({problem}); start one (apt-get install "
+                             "postgresql) or point TEST_POSTGRES_URL at a database the tests may create schemas in")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
         connection.execute(f'CREATE SCHEMA "{schema}"')
@@ -74,6 +81,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+# How long the app waits for the local fakes (Saleor, Postmark, SMTP, Twilio, outside URLs): the production
+# defaults, stretched like every other ceiling in the suite. A test that needs one of them to fire holds the fake's
+# answer instead (tests/fakes/holding.py), so none of these is ever the verdict.
+APP_TIMEOUTS = {
+    "saleor_timeout_seconds": scaled(10), "outbound_timeout_seconds": scaled(10),
+    "postmark_timeout_seconds": scaled(20), "smtp_timeout_seconds": scaled(30),
+    "twilio_connect_timeout_seconds": scaled(5), "twilio_read_timeout_seconds": scaled(15),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests share one app, one Chromium and one page per package: pytest-xdist keeps them together on
+    one worker (`--dist loadgroup`), in their order, while the other workers take the rest."""
+    browser = REPO / "tests" / "browser"
+    for item in items:
+        if browser in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+def pytest_report_header() -> str:
+    return f"timeouts scaled by {SCALE:g} (TEST_TIMEOUT_SCALE, else from the load average at start)"
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
@@ -85,6 +115,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         encryption_keys=[Fernet.generate_key().decode()],
         sync_webhooks_on_startup=False,
         log_format="text",
+        **APP_TIMEOUTS,
     )
 
 

@@ -22,10 +22,11 @@ from cryptography.fernet import Fernet
 from saleor_app.settings import AppEnv, Settings
 from saleor_app.store.migrate import upgrade
 from tests.browser.harness import harness_app
-from tests.conftest import require
+from tests.conftest import APP_TIMEOUTS, require
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.twilio import FakeTwilio
+from tests.timing import milliseconds, scaled
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 # The README's screenshots are rewritten only when asked (UPDATE_SCREENSHOTS=1): a normal run keeps the tree clean.
@@ -45,7 +46,7 @@ class LiveStack:
         self.stack: EngineStack
         self.twilio = FakeTwilio()
 
-    def run(self, make: Callable[[], Awaitable[T]], timeout: float = 60) -> T:
+    def run(self, make: Callable[[], Awaitable[T]], timeout: float = scaled(60)) -> T:
         async def call() -> T:
             return await make()
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout)
@@ -62,7 +63,7 @@ class LiveStack:
         settings = Settings(_env_file=None, app_env=AppEnv.TEST, app_url="http://localhost:3000",  # type: ignore[call-arg]
                             database_url=url, data_dir=self._data_dir,
                             encryption_keys=[Fernet.generate_key().decode()], sync_webhooks_on_startup=False,
-                            log_format="text", twilio_api_base_url=self.twilio.base_url)
+                            log_format="text", twilio_api_base_url=self.twilio.base_url, **APP_TIMEOUTS)
         self._stack_gen = engine_stack(settings)
         self.stack = await self._stack_gen.__anext__()
         saleor = self.stack.saleor
@@ -126,7 +127,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
 
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    require(CHROMIUM.exists(), f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    require(CHROMIUM.exists(), f"Chromium is not installed at {CHROMIUM}: apt-get install chromium (Debian's build; "
+                                 "Playwright never downloads one), or set CHROMIUM_PATH")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -139,9 +141,12 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="package")
 def page(browser: Any) -> Iterator[Any]:
+    from playwright.sync_api import expect
+
     """One page for the session (views are reopened through the harness, which is fast)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US", timezone_id="UTC")
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(milliseconds(10))
+    expect.set_options(timeout=milliseconds(10))  # assertions wait as long as actions (Playwright's default is 5 s)
     opened = context.new_page()
     try:
         yield opened

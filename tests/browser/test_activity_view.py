@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import LiveStack, take_screenshot
 from tests.browser.test_dashboard_page import actions, open_dashboard
+from tests.timing import eventually_sync, milliseconds
 
 READY = "#activity-list, .activity-note .empty-box"
 
@@ -100,12 +101,8 @@ def open_activity(page: Any, live: LiveStack, theme: str = "light", **route: str
             frame.src = url.toString();
         }""", route)
         first = f"{next(iter(route))}="
-        for _ in range(100):  # until the frame has navigated to the new URL
-            navigated = page.frame(url=lambda url: first in url)
-            if navigated is not None:
-                break
-            page.wait_for_timeout(50)
-        assert navigated is not None, "the app frame did not reload"
+        navigated = eventually_sync(lambda: page.frame(url=lambda url: first in url), what="the app frame reloaded",
+                                    pause=lambda seconds: page.wait_for_timeout(seconds * 1000))
         navigated.locator(READY).first.wait_for()
         navigated.wait_for_function("!document.getElementById('activity-list').hasAttribute('aria-busy')")
         frame.locator(READY).first.wait_for()
@@ -199,7 +196,7 @@ def test_a_failed_job_is_replayed_after_its_preview(live: LiveStack, page: Any, 
     expect(row.locator(".activity-now")).to_contain_text("scheduled")
     expect(row.get_by_role("button", name="Replay…")).to_have_count(0)
     scenario.settle()  # the runner picks it up; the view hears it on its next poll
-    expect(row.locator(".activity-now")).to_contain_text("succeeded", timeout=15_000)
+    expect(row.locator(".activity-now")).to_contain_text("succeeded", timeout=milliseconds(15))
     rows(frame, "replay asked by admin@example.com (was failed)").first.wait_for()
     assert live.stack.notes().count(fixed) == 1
     assert any(m.name == "orderNoteAdd" and m.variables["message"] == fixed for m in live.stack.saleor.mutations)
@@ -256,7 +253,7 @@ def test_a_new_webhook_appears_without_a_reload(live: LiveStack, page: Any, scen
     expect(rows(frame)).to_have_count(2)
     frame.locator("#activity-list").evaluate("list => { list.dataset.marker = 'same'; }")
     newer = scenario.order()
-    expect(rows(frame)).to_have_count(4, timeout=15_000)
+    expect(rows(frame)).to_have_count(4, timeout=milliseconds(15))
     assert frame.locator("#activity-list").get_attribute("data-marker") == "same"  # no reload: the same list
     assert frame.locator("#activity-list").get_attribute("aria-live") == "polite"
     assert rows(frame).first.locator(".activity-order").inner_text() == f"#{newer.number}"  # at the top
@@ -271,7 +268,7 @@ def test_refused_tokens_give_a_clear_state(live: LiveStack, page: Any) -> None:
     assert "expired" in frame.locator("#boot-message").inner_text().lower()
     # A token that expires while the log is open (and the Dashboard sends no fresh one): polling stops and says so.
     frame = open_dashboard(page, live, view=READY, path="/activity", ttl="2")
-    expect(frame.locator("#activity-live")).to_contain_text("Live updates paused", timeout=15_000)
+    expect(frame.locator("#activity-live")).to_contain_text("Live updates paused", timeout=milliseconds(15))
     expect(frame.locator("#banner")).to_contain_text("session was not accepted")
 
 

@@ -13,6 +13,7 @@ from pydantic import Field
 from saleor_app.domain.kinds import KindConfig, RuleKind, register
 from saleor_app.domain.kinds import kinds as registered_kinds
 from tests.browser.conftest import LiveStack
+from tests.timing import eventually_sync
 
 
 class GenericConfig(KindConfig):
@@ -94,12 +95,11 @@ def test_handshake_loads_the_board_and_every_api_call_carries_the_token(live: Li
     tokens = page.evaluate("window.__tokens")
     assert requests and all(r.headers["authorization-bearer"] in tokens for r in requests)
     assert all(r.headers["saleor-api-url"] == live.stack.saleor.api_url for r in requests)
-    for _ in range(50):  # the page records its user in the team directory without waiting for it
-        members = live.api("GET", "/api/v1/team").json()["members"]
-        if "admin@example.com" in [m["email"] for m in members]:
-            break
-        page.wait_for_timeout(100)
-    assert "admin@example.com" in [m["email"] for m in members]  # the fake Dashboard token's user
+    def team_emails() -> list[str]:  # the page records its user in the team directory without waiting for it
+        emails = [m["email"] for m in live.api("GET", "/api/v1/team").json()["members"]]
+        return emails if "admin@example.com" in emails else []
+
+    eventually_sync(team_emails, what="the Dashboard's user in the team", pause=lambda s: page.wait_for_timeout(s * 1000))
 
     fresh = page.evaluate("window.__refresh()")
     frame.get_by_role("tab", name="Settings").click()

@@ -16,6 +16,7 @@ import pytest
 
 from tests.browser.conftest import LiveStack, take_screenshot
 from tests.fakes.saleor_model import Order
+from tests.timing import eventually_sync, milliseconds
 
 TAG = uuid.uuid4().hex[:8]
 REMIND, CHAIN = f"ow-{TAG}-remind", f"ow-{TAG}-chain"
@@ -93,14 +94,17 @@ def test_the_widget_frame_follows_the_height_it_reports(live: LiveStack, page: A
         drawn = content.evaluate("el => Math.ceil(el.getBoundingClientRect().height)")
         return reported, round(framed), drawn
 
+    def agreed() -> tuple[int, int, int] | None:  # the last report reached the frame and matches the content
+        sizes = settled()
+        return sizes if sizes[0] == sizes[1] == sizes[2] else None
+
     page.wait_for_function("window.__actions.some(a => a.type === 'widgetResize')")
-    page.wait_for_timeout(300)
-    reported, framed, drawn = settled()
-    assert reported == framed == drawn and drawn > 300  # no scrollbar: the frame is as tall as the content
+    reported, framed, drawn = eventually_sync(agreed, pause=lambda s: page.wait_for_timeout(s * 1000))
+    assert drawn > 300  # no scrollbar: the frame is as tall as the content
     frame.get_by_role("button", name="Dry run").click()
     frame.locator("#w-dry-results li").first.wait_for()
-    page.wait_for_timeout(300)
-    taller = settled()
+    taller = eventually_sync(lambda: (sizes := agreed()) and sizes[2] > drawn and sizes,
+                             pause=lambda s: page.wait_for_timeout(s * 1000))
     assert taller[0] == taller[1] == taller[2] > drawn  # the dry run's results grew it, and the frame followed
 
 
@@ -112,14 +116,14 @@ def test_the_widget_follows_the_order_while_open_and_keeps_what_the_user_chose(
     ran = live.api("POST", f"/api/v1/orders/{quote(order.id)}/rules/{REMIND}/run")  # from elsewhere, not here
     assert ran.status_code == 200, ran.text
     live.run(live.stack.settle)
-    frame.locator("#w-timeline .w-message", has_text=f"{REMIND}: run now by staff").wait_for(timeout=15_000)
+    frame.locator("#w-timeline .w-message", has_text=f"{REMIND}: run now by staff").wait_for(timeout=milliseconds(15))
     assert frame.locator("#w-dry-stage").input_value() == "paid"  # the same stage: the forms are left alone
 
     live.run(lambda: live.stack.saleor.charge(order, order.total))  # paid in Saleor: a webhook, no click here
     live.run(live.stack.settle)  # other tests' rules on Paid may move it on (to Shipped): wait for where it ends
     now = live.api("GET", f"/api/v1/orders/{quote(order.id)}/automation").json()
     assert now["stage"]["key"] != "awaiting-payment"
-    frame.locator("#w-stage .stage-pill", has_text=now["stage"]["name"]).wait_for(timeout=15_000)  # the next poll
+    frame.locator("#w-stage .stage-pill", has_text=now["stage"]["name"]).wait_for(timeout=milliseconds(15))  # the next poll
     assert frame.locator(f'#w-pending >> text="{REMIND}"').count() == 0  # its jobs stopped with the stage
     assert "Paid" in frame.locator("#w-history .stage-pill").all_inner_texts()
     assert frame.locator("#w-rules").inner_text().count(REMIND) == 0  # "run now" offers the new stage's rules

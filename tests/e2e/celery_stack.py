@@ -17,13 +17,16 @@ from typing import Any
 from kombu import Connection
 
 from saleor_app.settings import Settings
-from tests.conftest import require
+from tests.conftest import APP_TIMEOUTS, require
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.celery_worker import SharedClock
+from tests.timing import scaled
 
 REPO = Path(__file__).resolve().parents[2]
+# Each parallel test process (pytest-xdist's gw0, gw1, …) has a Redis database of its own, beside its own queues.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
 BROKERS = {
-    "redis": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+    "redis": os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{int(_WORKER) % 16 if _WORKER.isdigit() else 0}"),
     "rabbitmq": os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//"),
 }
 _PROBLEMS: dict[str, str | None] = {}
@@ -32,7 +35,7 @@ _PROBLEMS: dict[str, str | None] = {}
 def broker_problem(url: str) -> str | None:
     if url not in _PROBLEMS:
         try:
-            with Connection(url, connect_timeout=2) as connection:
+            with Connection(url, connect_timeout=scaled(2)) as connection:
                 connection.ensure_connection(max_retries=1)
             _PROBLEMS[url] = None
         except Exception as exc:
@@ -42,7 +45,8 @@ def broker_problem(url: str) -> str | None:
 
 def require_broker(url: str) -> None:
     problem = broker_problem(url)
-    require(problem is None, f"the broker at {url} is not reachable ({problem}); set TEST_REDIS_URL/TEST_RABBITMQ_URL")
+    require(problem is None, f"the broker at {url} is not reachable ({problem}); start it (apt-get install redis-server "
+                             "rabbitmq-server) or set TEST_REDIS_URL / TEST_RABBITMQ_URL")
 
 
 def celery_settings(settings: Settings, broker_url: str, **changes: Any) -> Settings:
@@ -56,7 +60,8 @@ def worker_env(settings: Settings, clock_file: Path | None = None, **extra: str)
            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "DATA_DIR": str(settings.data_dir),
            "JOB_RUNNER": "celery", "CELERY_BROKER_URL": settings.celery_broker_url or "",
            "CELERY_QUEUE": settings.celery_queue, "JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
-           "SYNC_WEBHOOKS_ON_STARTUP": "false", "LOG_LEVEL": "WARNING", "LOG_FORMAT": "text", **extra}
+           "SYNC_WEBHOOKS_ON_STARTUP": "false", "LOG_LEVEL": "WARNING", "LOG_FORMAT": "text",
+           **{name.upper(): str(getattr(settings, name)) for name in APP_TIMEOUTS}, **extra}
     if clock_file is not None:
         env["TEST_CLOCK_FILE"] = str(clock_file)
     return env
@@ -72,12 +77,12 @@ def start_worker(settings: Settings, clock_file: Path | None = None, **extra: st
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.kill()
-    process.wait(timeout=10)
+    process.wait(timeout=scaled(10))
 
 
 def delete_queue(settings: Settings) -> None:
     try:
-        with Connection(settings.celery_broker_url, connect_timeout=2) as connection:
+        with Connection(settings.celery_broker_url, connect_timeout=scaled(2)) as connection:
             connection.default_channel.queue_delete(settings.celery_queue)
     except Exception:  # the broker may be gone (a restart test); the queue then went with it
         pass

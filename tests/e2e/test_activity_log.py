@@ -120,7 +120,7 @@ async def test_a_job_that_keeps_failing_dies_and_says_with_what(stack: EngineSta
 async def test_an_email_job_shows_what_was_sent_and_the_providers_id(settings) -> None:
     async with FakePostmark() as postmark:
         async for stack in engine_stack(settings.model_copy(update={
-                "postmark_api_base_url": postmark.base_url, "postmark_timeout_seconds": 1.0})):
+                "postmark_api_base_url": postmark.base_url})):
             await connect_postmark(stack, postmark)
             await email_rule(stack, key="thanks", stage="new")
             order = await stack.saleor.place_order(auto_confirm=False)

@@ -7,7 +7,7 @@ import asyncio
 import shutil
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
 
@@ -21,17 +21,10 @@ from tests.conftest import require
 from tests.e2e.celery_stack import BROKERS, celery_settings, delete_queue, require_broker, start_worker, stop
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.loopback import free_port
+from tests.timing import eventually, scaled
 
 pytestmark = pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
                                      indirect=True)
-
-
-async def poll(predicate: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 @asynccontextmanager
@@ -61,17 +54,17 @@ async def test_a_worker_killed_mid_send_sends_nothing_twice(settings: Settings, 
                 return any(b"orderNoteAdd" in body for body in stack.saleor.delayed_bodies)
 
             await stack.saleor.place_order(auto_confirm=True)
-            await poll(note_in_flight)
+            await eventually(note_in_flight)
             worker.send_signal(signal.SIGKILL)  # the worker dies with the send in flight; its message is unacked
-            worker.wait(timeout=10)
+            worker.wait(timeout=scaled(10))
             stack.saleor.graphql_delay(0.0)
             worker = start_worker(settings)  # RabbitMQ redelivers the message to it at once: dropped (running)
 
             async def unknown() -> bool:
                 return await states(stack) == ["unknown"]
 
-            await poll(unknown)  # the lease expired: not re-sent blindly, a person decides
-            await poll(lambda: _eq(stack.notes, ["once"]))  # Saleor finishes the held request (3 s after it came)
+            await eventually(unknown)  # the lease expired: not re-sent blindly, a person decides
+            await eventually(lambda: _eq(stack.notes, ["once"]))  # Saleor finishes the held request (3 s after it came)
             await asyncio.sleep(1.0)
             assert stack.notes() == ["once"]  # the worker died before hearing so; never a second one
     finally:
@@ -92,7 +85,7 @@ async def test_a_message_delivered_twice_runs_its_job_once(settings: Settings) -
             async def done() -> bool:
                 return await states(stack) == ["succeeded"]
 
-            await poll(done)
+            await eventually(done)
             job_id = (await stack.jobs())[0]["id"]
             app = create_celery(broker, settings.celery_queue)
             for attempts in (0, 0, 1):  # the original message twice more, and one naming the attempt that ran
@@ -119,33 +112,33 @@ async def test_a_broker_restart_loses_nothing_and_doubles_nothing(settings: Sett
     settings = celery_settings(settings, broker, dispatch_resend_seconds=2.0)
     worker: subprocess.Popen[bytes] | None = None
     try:
-        await poll(lambda: _reachable(broker), timeout=10)
+        await eventually(lambda: _reachable(broker))
         worker = start_worker(settings)
         async with running_stack(settings) as stack:
             await stack.rule(key="note", stage="new", kind="add_note", config={"message": "{{ order.number }}"})
             first = await stack.saleor.place_order(auto_confirm=False)
-            await poll(lambda: _eq(stack.notes, [str(first.number)]))
-            await poll(lambda: _states(stack, ["succeeded"]))  # recorded: the worker may go now
+            await eventually(lambda: _eq(stack.notes, [str(first.number)]))
+            await eventually(lambda: _states(stack, ["succeeded"]))  # recorded: the worker may go now
 
             stop(worker)  # no consumer: the next job's message waits in Redis…
             lost = await stack.saleor.place_order(auto_confirm=False)
-            await poll(lambda: _sent(stack))
+            await eventually(lambda: _sent(stack))
             redis.send_signal(signal.SIGKILL)  # …and dies with it (no persistence)
-            redis.wait(timeout=10)
+            redis.wait(timeout=scaled(10))
 
             down = await stack.saleor.place_order(auto_confirm=False)  # the broker is down
             assert stack.saleor.deliveries[-1].outcome == "success"  # webhooks are still acknowledged…
-            await poll(lambda: _planned(stack, 3))  # …and planned; the job waits in the database
+            await eventually(lambda: _planned(stack, 3))  # …and planned; the job waits in the database
             await asyncio.sleep(1.0)
             assert stack.notes() == [str(first.number)]
 
             redis = start_redis(port, tmp_path)  # back, empty
             worker = start_worker(settings)
             expected = sorted(str(order.number) for order in (first, lost, down))
-            await poll(lambda: _eq(lambda: sorted(stack.notes()), expected))
+            await eventually(lambda: _eq(lambda: sorted(stack.notes()), expected))
             await asyncio.sleep(2.5)  # past another resend interval: still once each
             assert sorted(stack.notes()) == expected
-            await poll(lambda: _states(stack, ["succeeded"] * 3))
+            await eventually(lambda: _states(stack, ["succeeded"] * 3))
             assert [job["attempts"] for job in await stack.jobs()] == [1, 1, 1]
     finally:
         if worker is not None:

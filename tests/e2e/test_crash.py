@@ -20,6 +20,7 @@ from saleor_app.store.tables import JobRow, OrderRow
 from saleor_app.wiring import build_container
 from tests.fakes.loopback import free_port
 from tests.fakes.saleor import FakeSaleor
+from tests.timing import eventually, scaled
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,22 +35,13 @@ def start_app(settings: Settings, port: int) -> subprocess.Popen[bytes]:
 
 async def wait_until_up(port: int) -> None:
     async with httpx.AsyncClient() as client:
-        for _ in range(200):
+        async def healthy() -> bool:
             try:
-                if (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
-                    return
+                return (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200
             except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("the app did not start")
+                return False
 
-
-async def poll(predicate, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(timeout / 0.05)):
-        if await predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not reached in time")
+        await eventually(healthy, within=30, every=0.05, what="the app answering /health")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -73,14 +65,14 @@ async def test_sigkill_mid_send_loses_nothing_and_sends_nothing_twice(settings: 
 
             saleor.graphql_delay(3.0)  # the note (and the re-read before it) hang in Saleor
             order = await saleor.place_order(auto_confirm=True)
-            await poll(lambda: _eq(job_state(), "running"))
+            await eventually(lambda: _eq(job_state(), "running"))
 
             async def note_in_flight() -> bool:  # Saleor has the orderNoteAdd request and is working on it
                 return any(b"orderNoteAdd" in body for body in saleor.delayed_bodies)
 
-            await poll(note_in_flight)
+            await eventually(note_in_flight)
             app.send_signal(signal.SIGKILL)  # the process dies with the send in flight
-            app.wait(timeout=10)
+            app.wait(timeout=scaled(10))
             saleor.graphql_delay(0.0)
 
             await saleor.charge(order, order.total)  # delivered while the app is down: Saleor will retry
@@ -95,14 +87,14 @@ async def test_sigkill_mid_send_loses_nothing_and_sends_nothing_twice(settings: 
                     stage = (await connection.execute(select(OrderRow.__table__.c.stage_key))).scalar()  # type: ignore[attr-defined]
                 return stage == "paid"
 
-            await poll(order_stage)
-            await poll(lambda: _eq(job_state(), "unknown"))  # after the 2 s lease: not re-sent, a person decides
+            await eventually(order_stage)
+            await eventually(lambda: _eq(job_state(), "unknown"))  # after the 2 s lease: not re-sent, a person decides
             await asyncio.sleep(1.0)
             notes = [m for m in saleor.mutations if m.name == "orderNoteAdd"]
             assert len(notes) == 1  # Saleor did add it (the app died before hearing so); never a second one
     finally:
         app.send_signal(signal.SIGKILL)
-        app.wait(timeout=10)
+        app.wait(timeout=scaled(10))
         await observer.aclose()
 
 

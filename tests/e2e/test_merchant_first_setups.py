@@ -29,8 +29,7 @@ async def twilio() -> AsyncIterator[FakeTwilio]:
 
 @pytest.fixture
 async def stack(settings, twilio: FakeTwilio) -> AsyncIterator[EngineStack]:
-    async for built in engine_stack(settings.model_copy(update={"twilio_api_base_url": twilio.base_url,
-                                                                "twilio_read_timeout_seconds": 2.0})):
+    async for built in engine_stack(settings.model_copy(update={"twilio_api_base_url": twilio.base_url})):
         view = await built.container.providers.connect(built.installation.id, ProviderSpec(
             key="twilio-main", kind="twilio",
             credentials={"account_sid": twilio.account.sid, "auth_token": twilio.account.auth_token}))

@@ -4,7 +4,6 @@ metrics of all its processes. Every order's rule runs exactly once."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from saleor_app.wiring import SystemClock
 from tests.e2e.celery_stack import BROKERS, REPO, celery_settings, delete_queue, require_broker, stop, worker_env
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.loopback import free_port
+from tests.timing import eventually
 
 pytestmark = pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
                                      indirect=True)
@@ -32,36 +32,36 @@ def command(settings: Settings, *args: str, **env: str) -> subprocess.Popen[byte
 
 
 @pytest.fixture
-def scaled(settings: Settings) -> Settings:
+def scale_out(settings: Settings) -> Settings:
     require_broker(BROKERS["redis"])
     return celery_settings(settings, BROKERS["redis"], dispatcher_enabled=False)
 
 
 @pytest.fixture
-async def stack(scaled: Settings) -> AsyncIterator[EngineStack]:
-    async for built in engine_stack(scaled, app_clock=SystemClock()):  # type: ignore[arg-type]
+async def stack(scale_out: Settings) -> AsyncIterator[EngineStack]:
+    async for built in engine_stack(scale_out, app_clock=SystemClock()):  # type: ignore[arg-type]
         yield built  # the app ingests only: dispatcher_enabled is off and nothing starts one here
 
 
-async def test_two_dispatchers_and_a_prefork_worker_run_each_rule_once(scaled: Settings, stack: EngineStack,
+async def test_two_dispatchers_and_a_prefork_worker_run_each_rule_once(scale_out: Settings, stack: EngineStack,
                                                                       tmp_path) -> None:
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     port = free_port()
     processes = [
-        command(scaled, "worker", "--concurrency", "2", "--metrics-port", str(port),
+        command(scale_out, "worker", "--concurrency", "2", "--metrics-port", str(port),
                 PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)),
-        command(scaled, "dispatch"),
-        command(scaled, "dispatch"),
+        command(scale_out, "dispatch"),
+        command(scale_out, "dispatch"),
     ]
     try:
         await stack.rule(key="note", stage="new", kind="add_note", config={"message": "{{ order.number }}"})
         orders = [await stack.saleor.place_order(auto_confirm=False) for _ in range(10)]
         expected = sorted(str(order.number) for order in orders)
-        for _ in range(600):
-            if [job["state"] for job in await stack.jobs()] == ["succeeded"] * 10:
-                break
-            await asyncio.sleep(0.05)
+        async def all_succeeded() -> bool:
+            return [job["state"] for job in await stack.jobs()] == ["succeeded"] * 10
+
+        await eventually(all_succeeded, within=60, what="every job succeeded")
         assert sorted(stack.notes()) == expected
         assert [job["attempts"] for job in await stack.jobs()] == [1] * 10
         async with httpx.AsyncClient() as client:
@@ -74,4 +74,4 @@ async def test_two_dispatchers_and_a_prefork_worker_run_each_rule_once(scaled: S
     finally:
         for process in processes:
             stop(process)
-        delete_queue(scaled)
+        delete_queue(scale_out)

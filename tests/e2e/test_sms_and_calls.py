@@ -36,8 +36,7 @@ async def twilio() -> AsyncIterator[FakeTwilio]:
 
 @pytest.fixture
 async def stack(settings, twilio: FakeTwilio) -> AsyncIterator[EngineStack]:
-    async for built in engine_stack(settings.model_copy(update={"twilio_api_base_url": twilio.base_url,
-                                                                "twilio_read_timeout_seconds": 2.0})):
+    async for built in engine_stack(settings.model_copy(update={"twilio_api_base_url": twilio.base_url})):
         yield built
 
 

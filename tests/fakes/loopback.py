@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import socket
 from collections.abc import Iterator
@@ -25,21 +26,31 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _port_range() -> range:
+    """This test process's own slice of 20000-32000: parallel workers (pytest-xdist's gw0, gw1, …) never pick the
+    same port between a probe and the bind that follows it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    slot = int(worker) % 8 if worker.isdigit() else 0
+    start = 20000 + slot * 1500
+    return range(start, start + 1500)
+
+
 def free_port() -> int:
     """A port that was free a moment ago (for apps whose settings need their own URL up front).
 
     Taken below Linux's ephemeral range (32768+): a port the OS hands out for port 0 can be reused at once as
     the local port of an outgoing connection, and the server that binds it a moment later fails with EADDRINUSE.
     """
+    ports = _port_range()
     for _ in range(100):
-        port = random.randrange(20000, 32000)
+        port = random.choice(ports)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port between 20000 and 32000")
+    raise RuntimeError(f"no free port between {ports.start} and {ports.stop - 1}")
 
 
 class LoopbackServer:

@@ -17,7 +17,6 @@ basic-auth credentials.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
 import uuid
@@ -31,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
+from tests.fakes.holding import AnswerHold
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.tcp_proxy import DroppingProxy
 
@@ -62,7 +62,7 @@ class FakePostmark:
         self.emails: list[dict[str, Any]] = []  # accepted emails, with "MessageID" and "ServerToken"
         self.requests: list[tuple[str, str]] = []  # (method, path)
         self._failures: list[Failure] = []
-        self._slow: float = 0.0
+        self.answers = AnswerHold()  # `answers.hold()`: emails are accepted, their answers never come in time
         self._server = LoopbackServer(Router(routes=[
             Route("/server", self._get_server, methods=["GET"]),
             Route("/email", self._send, methods=["POST"]),
@@ -91,10 +91,6 @@ class FakePostmark:
     def fail_next(self, status: int, error_code: int, message: str, times: int = 1) -> None:
         """The next `times` requests answer this error (Postmark did not act on them)."""
         self._failures += [Failure(status, error_code, message)] * times
-
-    def slow(self, seconds: float) -> None:
-        """Answer every email only after `seconds` (it is accepted first): longer than the client waits = unknown."""
-        self._slow = seconds
 
     def drop_next(self) -> None:
         """Accept the next email, then reset the connection before the answer arrives."""
@@ -178,8 +174,7 @@ class FakePostmark:
                                     "generated a hard bounce, a spam complaint, or a manual suppression.")
         message_id = str(uuid.uuid4())
         self.emails.append({**body, "MessageID": message_id, "ServerToken": server.token})
-        if self._slow:
-            await asyncio.sleep(self._slow)
+        await self.answers.wait()
         return JSONResponse({"To": to, "SubmittedAt": datetime.now(UTC).isoformat(), "MessageID": message_id,
                              "ErrorCode": 0, "Message": "OK"})
 
@@ -244,9 +239,12 @@ class FakePostmark:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if self.proxy is not None:
-            await self.proxy.stop()
-        await self._server.stop()
+        self.answers.release()
+        try:
+            if self.proxy is not None:
+                await self.proxy.stop()
+        finally:
+            await self._server.stop()
 
 
 def _error(status: int, code: int, message: str) -> Response:

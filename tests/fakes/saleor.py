@@ -50,6 +50,7 @@ from tests.fakes.saleor_model import (
 )
 from tests.fakes.saleor_state import SaleorState
 from tests.fakes.signing import SaleorSigner
+from tests.timing import scaled
 
 __all__ = ["Delivery", "FakeSaleor", "InstallFailed", "LineSpec", "MutationCall"]
 
@@ -84,7 +85,9 @@ class FakeSaleor:
         self._api = GraphQLApi(self.state, self.actions, self._deliverer, schema=self.schema,
                                base_url=lambda: self.base_url, internal_errors=self.internal_errors)
         self._api.dashboard_user = self._dashboard_user
-        self._timeout = timeout or httpx.Timeout(18.0, connect=2.0)  # Saleor's webhook/register/manifest limits
+        # Saleor's webhook/register/manifest limits (18 s, connect 2 s), stretched on a loaded machine like every
+        # other ceiling in the suite: the app answering late is never what a test checks through them.
+        self._timeout = timeout or httpx.Timeout(scaled(18.0), connect=scaled(2.0))
         self._graphql_failures: list[int] = []
         self._graphql_delay = 0.0
         self._jwks_down = False

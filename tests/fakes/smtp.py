@@ -1,6 +1,6 @@
 """A real SMTP server (aiosmtpd) on loopback, in the test's own event loop, that can misbehave on purpose.
 
-Modes for the next messages: accept (default), reject with a 5xx, ask to try later (4xx), answer slowly, or drop
+Modes for the next messages: accept (default), reject with a 5xx, ask to try later (4xx), never answer, or drop
 the connection after the message's data arrived (it was received; the client never hears so). Optional STARTTLS
 (with a self-signed certificate the test trusts through SMTP_CA_BUNDLE) and AUTH PLAIN/LOGIN.
 
@@ -40,6 +40,7 @@ class FakeSmtp:
         self._tls_dir = tls_dir
         self._users = users
         self._server: asyncio.Server | None = None
+        self._stopping = asyncio.Event()
         self.ca_file: Path | None = None
 
     def reject_next(self, reply: str = "550 5.1.1 <x>: Recipient address rejected: User unknown") -> None:
@@ -48,8 +49,9 @@ class FakeSmtp:
     def defer_next(self, reply: str = "451 4.3.0 Temporary local problem, try again later") -> None:
         self._modes.append(("reply", reply))
 
-    def slow_next(self, seconds: float) -> None:
-        self._modes.append(("slow", seconds))
+    def hold_next(self) -> None:
+        """Receive the next message, and answer only when the server stops: the client's timeout fires first."""
+        self._modes.append(("hold", None))
 
     def drop_after_data_next(self) -> None:
         self._modes.append(("drop", None))
@@ -62,8 +64,8 @@ class FakeSmtp:
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
         self.envelopes.append(envelope)
-        if mode == "slow":
-            await asyncio.sleep(float(value))
+        if mode == "hold":
+            await self._stopping.wait()
         if mode == "drop":
             assert server.transport is not None
             server.transport.abort()  # received, and the client never hears so
@@ -90,6 +92,7 @@ class FakeSmtp:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

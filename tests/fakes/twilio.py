@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, Router
 
+from tests.fakes.holding import AnswerHold
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.tcp_proxy import DroppingProxy
 from tests.fakes.twilio_model import (
@@ -46,6 +47,7 @@ from tests.fakes.twilio_model import (
     invalid_to,
     unsubscribed,
 )
+from tests.timing import scaled
 
 __all__ = ["FakeTwilio", "RecordedRequest", "TwilioError", "twilio_signature"]
 
@@ -75,11 +77,12 @@ class FakeTwilio:
         self.accounts: list[FakeAccount] = [FakeAccount(trial=trial)]
         self.requests: list[RecordedRequest] = []
         self.callbacks: list[tuple[str, dict[str, str], int]] = []  # (url, params, status the app answered)
-        self.delay = 0.0  # seconds every API answer waits (after the request was acted on)
+        self.delay = 0.0  # seconds every API request waits before it is acted on (a distant Twilio's latency)
+        self.answers = AnswerHold()  # `answers.hold()`: requests are acted on, their answers never come in time
         self._failures: list[TwilioError] = []
-        self._server = LoopbackServer(self._asgi())
+        self._server = LoopbackServer(self.answers.around(self._asgi()))
         self._proxy: DroppingProxy | None = None
-        self._http = httpx.AsyncClient(timeout=10.0)
+        self._http = httpx.AsyncClient(timeout=scaled(30))
 
     @property
     def account(self) -> FakeAccount:
@@ -98,10 +101,15 @@ class FakeTwilio:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if self._proxy is not None:
-            await self._proxy.stop()
-        await self._server.stop()
-        await self._http.aclose()
+        self.answers.release()
+        try:
+            if self._proxy is not None:
+                await self._proxy.stop()
+        finally:
+            try:
+                await self._server.stop()
+            finally:
+                await self._http.aclose()
 
     # -- test controls -----------------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from saleor_app.domain.errors import PermanentError
 from saleor_app.providers.audio_link import AudioLinkRefused, GuardedAudioLinkCheck
 from saleor_app.providers.outbound_http import GuardedHttpClient, OutboundRefused
 from tests.fakes.loopback import LoopbackServer
+from tests.timing import scaled
 
 
 async def mp3(request: Request) -> Response:
@@ -55,7 +56,7 @@ async def files() -> AsyncIterator[LoopbackServer]:
     "https://[::1]/hello.mp3",
 ])
 async def test_the_default_client_refuses_private_targets(url: str) -> None:
-    async with GuardedHttpClient(timeout=2.0) as client:
+    async with GuardedHttpClient(timeout=scaled(10)) as client:
         with pytest.raises(OutboundRefused, match="Refused to connect"):
             await GuardedAudioLinkCheck(client)(url)
 
@@ -64,7 +65,7 @@ async def test_a_name_resolving_to_a_private_address_is_refused() -> None:
     async def resolver(host: str, port: int) -> Sequence[str]:
         return ["10.0.0.7"]
 
-    async with GuardedHttpClient(timeout=2.0, resolver=resolver) as client:
+    async with GuardedHttpClient(timeout=scaled(10), resolver=resolver) as client:
         with pytest.raises(OutboundRefused, match=r"cdn.shop.example \(it resolves to 10.0.0.7\)"):
             await GuardedAudioLinkCheck(client)("https://cdn.shop.example/hello.mp3")
 
@@ -73,14 +74,14 @@ async def test_a_name_resolving_to_a_private_address_is_refused() -> None:
     ("http://cdn.example.com/hello.mp3", "https"), ("https://cdn.example.com/hello.wav", ".mp3"),
 ])
 async def test_the_shape_is_checked_before_any_connection(url: str, problem: str) -> None:
-    async with GuardedHttpClient(timeout=2.0) as client:
+    async with GuardedHttpClient(timeout=scaled(10)) as client:
         with pytest.raises(AudioLinkRefused, match=problem):
             await GuardedAudioLinkCheck(client)(url)
 
 
 
 async def test_the_default_client_refuses_the_loopback_file_server_too(files: LoopbackServer) -> None:
-    async with GuardedHttpClient(timeout=2.0) as client:
+    async with GuardedHttpClient(timeout=scaled(10)) as client:
         with pytest.raises(OutboundRefused, match="loopback"):
             await GuardedAudioLinkCheck(client).probe(f"{files.url}/hello.mp3")
 
@@ -89,13 +90,13 @@ async def test_the_default_client_refuses_the_loopback_file_server_too(files: Lo
 # the https-and-.mp3 shape rule is the test above and tests/unit/test_phones_sms_voice.py.
 
 async def test_an_allow_listed_mp3_passes(files: LoopbackServer) -> None:
-    async with GuardedHttpClient(timeout=2.0, allow_hosts=["127.0.0.1"]) as client:
+    async with GuardedHttpClient(timeout=scaled(10), allow_hosts=["127.0.0.1"]) as client:
         await GuardedAudioLinkCheck(client).probe(f"{files.url}/hello.mp3")
         await GuardedAudioLinkCheck(client).probe(f"{files.url}/get-only.mp3")  # HEAD refused: one byte by GET
 
 
 async def test_a_redirect_to_the_metadata_address_is_refused_not_followed(files: LoopbackServer) -> None:
-    async with GuardedHttpClient(timeout=2.0, allow_hosts=["127.0.0.1"]) as client:
+    async with GuardedHttpClient(timeout=scaled(10), allow_hosts=["127.0.0.1"]) as client:
         with pytest.raises(OutboundRefused, match="redirects are not followed") as info:
             await GuardedAudioLinkCheck(client).probe(f"{files.url}/moved.mp3")
     assert "169.254.169.254" in str(info.value)
@@ -105,6 +106,6 @@ async def test_a_redirect_to_the_metadata_address_is_refused_not_followed(files:
     ("/page.mp3", "serves text/html, not an MP3"), ("/gone.mp3", "answered 404"),
 ])
 async def test_what_is_not_an_mp3_file_is_refused(files: LoopbackServer, path: str, problem: str) -> None:
-    async with GuardedHttpClient(timeout=2.0, allow_hosts=["127.0.0.1"]) as client:
+    async with GuardedHttpClient(timeout=scaled(10), allow_hosts=["127.0.0.1"]) as client:
         with pytest.raises(PermanentError, match=problem):
             await GuardedAudioLinkCheck(client).probe(files.url + path)

@@ -9,7 +9,7 @@ import jwt
 import pytest
 
 from saleor_app.app import create_app
-from tests.conftest import SAMPLES, require
+from tests.conftest import SAMPLES, SAMPLES_HOW, require
 from tests.fakes.signing import SaleorSigner
 from tests.integration.helpers import API_URL, APP_ID, asgi_client, install
 
@@ -103,7 +103,7 @@ async def test_hs256_token_is_refused(client, signer) -> None:
 
 
 async def test_captured_dashboard_token_verifies_against_captured_keys_and_is_expired(container, settings, saleor_http) -> None:
-    require((SAMPLES / "dashboard-token.json").exists(), f"the captured Saleor samples are not at {SAMPLES}")
+    require((SAMPLES / "dashboard-token.json").exists(), f"the captured Saleor samples are not at {SAMPLES}: {SAMPLES_HOW}")
     from datetime import UTC, datetime
 
     from saleor_app.domain.ports import NewInstallation

@@ -15,6 +15,7 @@ from saleor_app.providers.smtp import SmtpProvider
 from tests.fakes.loopback import free_port
 from tests.fakes.postmark import FakePostmark
 from tests.fakes.smtp import FakeSmtp
+from tests.timing import scaled
 
 EMAIL = OutgoingEmail(from_address="shop@example.com", from_name="Shop", to="ashley@example.com",
                       subject="Hello", html="<p>Hi</p>", text="Hi", headers={"X-Order-Automation-Job": "7"})
@@ -26,7 +27,7 @@ async def secure_smtp(tmp_path: Path) -> AsyncIterator[FakeSmtp]:
         yield server
 
 
-def smtp_provider(server: FakeSmtp, *, trust: bool = True, timeout: float = 2.0) -> SmtpProvider:
+def smtp_provider(server: FakeSmtp, *, trust: bool = True, timeout: float = scaled(10)) -> SmtpProvider:
     return SmtpProvider(timeout=timeout, allow_hosts=["localhost"],
                         cert_bundle=str(server.ca_file) if trust else None)
 
@@ -55,8 +56,8 @@ async def test_smtp_with_an_untrusted_certificate_does_not_connect(secure_smtp: 
 
 
 async def test_a_slow_answer_after_smtp_data_is_unknown(secure_smtp: FakeSmtp) -> None:
-    provider = smtp_provider(secure_smtp, timeout=0.5)
-    secure_smtp.slow_next(2.0)
+    provider = smtp_provider(secure_smtp, timeout=scaled(2))
+    secure_smtp.hold_next()
     with pytest.raises(OutcomeUnknown, match="may have been accepted"):
         await provider.send({"username": "shop", "password": "s3cret"}, smtp_settings(provider, secure_smtp), EMAIL)
     assert len(secure_smtp.messages) == 1
@@ -82,7 +83,7 @@ async def postmark() -> AsyncIterator[FakePostmark]:
 
 
 async def test_postmark_failures_mean_refused_retry_or_unknown(postmark: FakePostmark) -> None:
-    provider = PostmarkProvider(base_url=postmark.base_url, timeout=0.5, threads=2)
+    provider = PostmarkProvider(base_url=postmark.base_url, timeout=scaled(2), threads=2)
     server = postmark.add_server("Shop", signatures=["shop@example.com"])
     credentials = {"server_token": server.token}
     settings = provider.validate(credentials, {})
@@ -95,16 +96,16 @@ async def test_postmark_failures_mean_refused_retry_or_unknown(postmark: FakePos
         with pytest.raises(PermanentError, match=r"\[406\] You tried to send to recipient\(s\) that have been marked"):
             await provider.send(credentials, settings, EMAIL)
         server.inactive.clear()
-        postmark.slow(2.0)
+        postmark.answers.hold()
         with pytest.raises(OutcomeUnknown, match="may have been sent"):
             await provider.send(credentials, settings, EMAIL)
-        assert len(postmark.emails) == 2  # the slow one arrived
-        postmark.slow(0)
+        assert len(postmark.emails) == 2  # the one whose answer never came arrived
+        postmark.answers.release()
         with pytest.raises(PermanentError, match=r"\[10\] The Server Token"):
             await provider.check({"server_token": "wrong"}, settings)
     finally:
         provider.close()
-    nowhere = PostmarkProvider(base_url=f"http://127.0.0.1:{free_port()}/", timeout=0.5, threads=1)
+    nowhere = PostmarkProvider(base_url=f"http://127.0.0.1:{free_port()}/", timeout=scaled(2), threads=1)
     try:
         with pytest.raises(RetryableError, match="could not be reached"):
             await nowhere.send(credentials, settings, EMAIL)

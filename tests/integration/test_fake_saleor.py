@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from saleor_app.saleor import documents
-from tests.conftest import SAMPLES, require
+from tests.conftest import SAMPLES, SAMPLES_HOW, require
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.saleor import FakeSaleor, InstallFailed, LineSpec
 from tests.fakes.saleor_model import STAFF_EMAIL, Order
@@ -31,7 +31,7 @@ ORDER_EVENTS = ["ORDER_CREATED", "ORDER_CONFIRMED", "ORDER_UPDATED", "ORDER_PAID
 
 
 def need_samples() -> None:
-    require((SAMPLES / "timeline.json").is_file(), f"the captured Saleor samples are not at {SAMPLES}")
+    require((SAMPLES / "timeline.json").is_file(), f"the captured Saleor samples are not at {SAMPLES}: {SAMPLES_HOW}")
 
 
 def sample_json(relative: str) -> Any:

@@ -9,7 +9,7 @@ import pytest
 from graphql import GraphQLSchema, build_schema, parse, validate
 from saleor_app.saleor import documents
 from saleor_app.saleor.manifest import build_manifest
-from tests.conftest import SCHEMA_PATH, require
+from tests.conftest import SCHEMA_HOW, SCHEMA_PATH, require
 
 MUTATION_LIMIT = 4  # GRAPHQL_MUTATION_COUNT_LIMIT in Saleor 3.22/3.23 patch releases
 
@@ -20,7 +20,7 @@ def schema() -> GraphQLSchema:
 
 
 def schema_or_skip() -> GraphQLSchema:
-    require(SCHEMA_PATH.exists(), f"Saleor's schema.graphql is not at {SCHEMA_PATH} (set SALEOR_SCHEMA_PATH)")
+    require(SCHEMA_PATH.exists(), f"Saleor's schema.graphql is not at {SCHEMA_PATH}: {SCHEMA_HOW}")
     return schema()
 
 

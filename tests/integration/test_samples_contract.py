@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from saleor_app.app import create_app
 from saleor_app.domain.installations import InstallationStatus
 from saleor_app.store.tables import WebhookInboxRow
-from tests.conftest import SAMPLES, require
+from tests.conftest import SAMPLES, SAMPLES_HOW, require
 from tests.integration.helpers import asgi_client
 
 SAMPLE_API_URL = "http://127.0.0.1:8000/graphql/"
@@ -28,7 +28,7 @@ def captured() -> list[tuple[str, bytes, list[list[str]]]]:
 
 @pytest.fixture
 async def sample_app(container, settings, saleor_http):
-    require((SAMPLES / "jwks.json").exists(), f"the captured Saleor samples are not at {SAMPLES}")
+    require((SAMPLES / "jwks.json").exists(), f"the captured Saleor samples are not at {SAMPLES}: {SAMPLES_HOW}")
     from datetime import UTC, datetime
 
     from saleor_app.domain.ports import NewInstallation

@@ -23,6 +23,7 @@ from saleor_app.providers.twilio_http import RewritingHttpClient
 from saleor_app.providers.twilio_signature import valid_signature
 from tests.fakes.twilio import FakeTwilio, twilio_signature
 from tests.fakes.twilio_model import INTERNAL_ERROR, TOO_MANY_REQUESTS, TwilioError
+from tests.timing import scaled
 
 SHOP = "+15005550006"
 CUSTOMER = "+14155550100"
@@ -38,7 +39,7 @@ async def twilio() -> AsyncIterator[FakeTwilio]:
 
 @pytest.fixture
 def api(twilio: FakeTwilio) -> Iterator[TwilioApi]:
-    client = TwilioApi(twilio.base_url, read_timeout=2.0)
+    client = TwilioApi(twilio.base_url, read_timeout=scaled(10))
     yield client
     client.close()
 
@@ -118,7 +119,7 @@ async def test_wrong_credentials_say_so(api: TwilioApi, twilio: FakeTwilio) -> N
 
 
 async def test_nothing_listening_is_retried_because_nothing_was_sent() -> None:
-    api = TwilioApi("http://127.0.0.1:9", read_timeout=2.0)
+    api = TwilioApi("http://127.0.0.1:9", read_timeout=scaled(10))
     try:
         with pytest.raises(RetryableError, match="could not be reached"):
             await api.send_sms(TelephonyCredentials("AC" + "0" * 32, "t"), to=CUSTOMER, body="x",
@@ -136,17 +137,18 @@ async def test_a_dropped_answer_after_sending_is_unknown(api: TwilioApi, twilio:
 
 async def test_a_slow_answer_after_sending_is_unknown(twilio: FakeTwilio) -> None:
     api = TwilioApi(twilio.base_url, read_timeout=0.2)
-    twilio.delay = 1.0
+    twilio.answers.hold()
     try:
         with pytest.raises(OutcomeUnknown, match="ReadTimeout"):
             await send(api, twilio)
+        assert len(twilio.account.messages) == 1  # Twilio had it
     finally:
         api.close()
 
 
 async def test_a_slow_lookup_is_retried_not_unknown(twilio: FakeTwilio) -> None:
     api = TwilioApi(twilio.base_url, read_timeout=0.2)
-    twilio.delay = 1.0
+    twilio.answers.hold()
     try:
         with pytest.raises(RetryableError):
             await api.fetch_account(creds(twilio))

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from saleor_app.domain.conditions import FIELDS, Comparison, Condition, TimeWindow, Verdict, evaluate, summary
-from tests.conftest import SAMPLES, require
+from tests.conftest import SAMPLES, SAMPLES_HOW, require
 
 NOW = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)  # Tuesday, 15:00 in Berlin
 
@@ -442,7 +442,7 @@ def test_summary() -> None:
 
 def sample_order(name: str) -> dict[str, Any]:
     path = SAMPLES / "webhooks" / name
-    require(path.exists(), f"captured Saleor sample {path} is missing")
+    require(path.exists(), f"captured Saleor sample {path} is missing: {SAMPLES_HOW}")
     data: dict[str, Any] = json.loads(path.read_text())["order"]
     return data
 

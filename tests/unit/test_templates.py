@@ -26,14 +26,14 @@ from saleor_app.domain.templates import (
     sample_order,
     validate,
 )
-from tests.conftest import SAMPLES, require
+from tests.conftest import SAMPLES, SAMPLES_HOW, require
 
 WEBHOOKS = SAMPLES / "webhooks"
 
 
 def webhook_order(name: str) -> dict[str, Any]:
     path = WEBHOOKS / name
-    require(path.exists(), f"captured Saleor webhook {path} is missing (set SALEOR_SHARED_DIR)")
+    require(path.exists(), f"captured Saleor webhook {path} is missing: {SAMPLES_HOW}")
     order: dict[str, Any] = json.loads(path.read_bytes())["order"]
     return order
 
