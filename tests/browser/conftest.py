@@ -101,25 +101,29 @@ class LiveStack:
         return self.run(call)
 
     def stop(self) -> None:
-        async def down() -> None:
-            if self._harness is not None:
-                await self._harness.stop()
-            if self._stack_gen is not None:
-                await self._stack_gen.aclose()  # type: ignore[attr-defined]
-            await self.twilio.__aexit__(None, None, None)
+        async def down() -> None:  # each part is stopped even when the one before failed to
+            try:
+                if self._harness is not None:
+                    await self._harness.stop()
+            finally:
+                try:
+                    if self._stack_gen is not None:
+                        await self._stack_gen.aclose()  # type: ignore[attr-defined]
+                finally:
+                    await self.twilio.__aexit__(None, None, None)
         try:
             self.run(down)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
+            self._thread.join(scaled(10))
             self._loop.close()
 
 
 @pytest.fixture(scope="package")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     stack = LiveStack(tmp_path_factory.mktemp("browser"))
-    stack.start()
-    try:
+    try:  # stopped even when it failed half-way up: what did start is closed
+        stack.start()
         yield stack
     finally:
         stack.stop()

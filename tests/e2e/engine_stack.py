@@ -94,12 +94,12 @@ async def engine_stack(
     settings = settings.model_copy(update={"app_url": f"http://127.0.0.1:{port}"})
     clock = app_clock or FakeClock(clock_start)
     container = build_container(settings, clock=clock, extra_handlers=extra_handlers)
-    app = create_app(settings, container)
-    async with FakeSaleor(**fake) as saleor, LoopbackServer(app, port=port, lifespan="off"):
-        await saleor.install(f"http://127.0.0.1:{port}/api/manifest")
-        installation = await container.installations.get_by_url(saleor.api_url)
-        assert installation is not None
-        try:
+    try:  # the container's connections go back even when the fake Saleor or the install fails
+        async with FakeSaleor(**fake) as saleor, LoopbackServer(create_app(settings, container), port=port,
+                                                                 lifespan="off"):
+            await saleor.install(f"http://127.0.0.1:{port}/api/manifest")
+            installation = await container.installations.get_by_url(saleor.api_url)
+            assert installation is not None
             yield EngineStack(saleor, container, clock, installation)
-        finally:
-            await container.aclose()
+    finally:
+        await container.aclose()

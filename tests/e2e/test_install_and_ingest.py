@@ -49,11 +49,12 @@ async def start_stack(settings: Settings, **overrides: object) -> AsyncIterator[
     settings = settings.model_copy(update={"app_url": app_url, **overrides})
     container = build_container(settings)
     # Lifespan off: the worker does not run, so these tests see exactly what ingest stored.
-    async with FakeSaleor() as saleor, LoopbackServer(create_app(settings, container), port=port, lifespan="off"):
-        try:
+    try:
+        async with FakeSaleor() as saleor, LoopbackServer(create_app(settings, container), port=port,
+                                                          lifespan="off"):
             yield Stack(saleor, container, app_url)
-        finally:
-            await container.aclose()
+    finally:
+        await container.aclose()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, inspect, text
 from saleor_app.store.database import sync_url
 from saleor_app.store.migrate import downgrade, upgrade
 from saleor_app.store.tables import metadata
+from tests.timing import scaled
 
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:
@@ -41,7 +42,13 @@ def test_replicas_migrating_at_once_take_turns(database_url: str) -> None:
     downgrade(database_url, "base")
     code = f"from saleor_app.store.migrate import upgrade; upgrade({database_url!r})"
     replicas = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(3)]
-    outcomes = [(replica.communicate(timeout=120)[1], replica.returncode) for replica in replicas]
+    try:
+        outcomes = [(replica.communicate(timeout=scaled(120))[1], replica.returncode) for replica in replicas]
+    finally:  # none outlives the test, even one that hangs
+        for replica in replicas:
+            if replica.poll() is None:
+                replica.kill()
+                replica.communicate()
     assert [code for _, code in outcomes] == [0, 0, 0], outcomes  # without the lock they race on CREATE TABLE
     engine = create_engine(sync_url(database_url))
     try:
