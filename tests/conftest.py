@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from saleor_app.settings import AppEnv, Settings
-from saleor_app.store.migrate import upgrade
+from tests.databases import MigratedDatabases, schema_url
 from tests.timing import SCALE, scaled
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,28 +56,29 @@ def postgres_problem() -> str | None:
     return _PG_PROBLEM[0]
 
 
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatabases]:
+    databases = MigratedDatabases(tmp_path_factory.mktemp("templates"), POSTGRES_URL)
+    try:
+        yield databases
+    finally:
+        databases.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, migrated: MigratedDatabases) -> Iterator[str]:
     """A migrated, empty database: SQLite in a temp dir, or a fresh schema in PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'app.db'}"
-        upgrade(url)
-        yield url
+        yield migrated.sqlite(tmp_path / "app.db")
         return
     problem = postgres_problem()
     require(problem is None, f"PostgreSQL at {POSTGRES_URL} is not reachable ({problem}); start one (apt-get install "
                              "postgresql) or point TEST_POSTGRES_URL at a database the tests may create schemas in")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    url = f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    schema = migrated.postgres_schema()
     try:
-        upgrade(url)
-        yield url
+        yield schema_url(POSTGRES_URL, schema)
     finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        migrated.drop_schema(schema)
 
 
 # How long the app waits for the local fakes (Saleor, Postmark, SMTP, Twilio, outside URLs): the production
