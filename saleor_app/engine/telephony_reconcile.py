@@ -69,6 +69,9 @@ async def credit_send(ledger: Claims, providers: ProviderStore, store: Automatio
                                                                         provider_id, now):
         return False
     what = "SMS" if message.channel is Channel.SMS else "call"
+    if message.state is MessageState.FAILED:  # concluded "not sent" (Twilio's list lagged) and sent again
+        log.warning("Twilio reports a send the app had found it did not have", extra={
+            "installation_id": message.installation_id, "message_id": message.id})
     if message.state in (MessageState.UNKNOWN, MessageState.SENDING):
         await providers.finish_message(message.id, MessageState.SENT, now, provider_message_id=provider_id,
                                        reason=f"reconciled: {how} ({status})")

@@ -3,6 +3,7 @@ local fake of Twilio's API, and Twilio's signed callbacks coming back."""
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
@@ -15,7 +16,7 @@ import pytest
 
 from saleor_app.domain.config_document import ConfigFileError
 from saleor_app.domain.config_file import dump_config, parse_config
-from saleor_app.domain.providers import MessageState, ProviderSpec, ProviderStatus, SuppressionChannel
+from saleor_app.domain.providers import Channel, MessageState, ProviderSpec, ProviderStatus, SuppressionChannel
 from saleor_app.domain.rules import RuleSpec
 from saleor_app.domain.triggers import TriggerSpec
 from saleor_app.engine.configure import ConfigurationError
@@ -24,6 +25,7 @@ from saleor_app.store.tables import MessageRow, WebhookInboxRow
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.twilio import FakeTwilio, twilio_signature
 from tests.fakes.twilio_model import FakeAccount
+from tests.timing import eventually
 
 SHOP = "+15005550006"
 CUSTOMER = "+12025550143"
@@ -421,6 +423,37 @@ async def test_a_callback_naming_another_accounts_message_settles_nothing(
     assert (await jobs(stack))["sms"]["state"] == "unknown"
     [row] = await messages(stack)
     assert row["provider_message_id"] is None
+
+
+async def test_a_send_cut_off_mid_request_is_settled_from_twilio_once_its_job_is_unknown(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Hi there"})
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.container.order_events.run_once()  # the move claims the job (running, leased) in its transaction
+    assert len(stack.container.order_events.take_ready()) == 1  # nobody runs it: this test sends in its place
+    [job] = await stack.jobs()
+    telephony = stack.container.telephony.service
+    line = await telephony.line(stack.installation.id, Channel.SMS)
+    twilio.answers.hold()  # Twilio acts on the create; the process dies before its answer comes
+    send = asyncio.create_task(telephony.send_sms(stack.installation.id, line, CUSTOMER, "Hi there",
+                                                  job_id=job["id"], order_row_id=job["order_row_id"]))
+    await eventually(lambda: twilio.account.messages, what="Twilio has the message")
+    send.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await send
+    twilio.answers.release()
+    [row] = await messages(stack)
+    assert row["state"] == "sending" and row["provider_message_id"] is None
+    stack.clock.advance(timedelta(minutes=6))
+    assert await stack.container.recover_leases() == 1
+    assert (await jobs(stack))["sms"]["state"] == "unknown"
+    assert await stack.container.telephony.reconcile.run_once() == 1
+    job = (await jobs(stack))["sms"]
+    assert job["state"] == "succeeded" and "reconciled" in job["reason"], job
+    [row] = await messages(stack)
+    assert row["state"] == "sent" and row["provider_message_id"] == twilio.account.messages[0].sid
+    assert len(twilio.creates("Messages")) == 1
 
 
 async def test_send_a_test_to_me(stack: EngineStack, twilio: FakeTwilio) -> None:
