@@ -24,7 +24,7 @@ from saleor_app.engine.providers import ProviderView
 from saleor_app.store.tables import MessageRow, WebhookInboxRow
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.twilio import FakeTwilio, twilio_signature
-from tests.fakes.twilio_model import FakeAccount
+from tests.fakes.twilio_model import FakeAccount, FakeCall
 from tests.timing import eventually
 
 SHOP = "+15005550006"
@@ -423,6 +423,28 @@ async def test_a_callback_naming_another_accounts_message_settles_nothing(
     assert (await jobs(stack))["sms"]["state"] == "unknown"
     [row] = await messages(stack)
     assert row["provider_message_id"] is None
+
+
+async def test_a_call_is_matched_within_its_window_not_as_the_last_call_to_that_number(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="call", stage="awaiting-payment", kind="call", config={"text": "Hello", "voice": "man"})
+    twilio.drop_next_responses()
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    assert (await jobs(stack))["call"]["state"] == "unknown"
+    [lost] = twilio.account.calls
+    twilio.account.calls.clear()  # Twilio lost it before it was stored
+    # a call between the same numbers placed well after this send (from Twilio's console, say): not this send's
+    later = FakeCall(twilio.account.sid, CUSTOMER, SHOP, lost.twiml, None, lost.created + timedelta(minutes=20),
+                     None, [], status="completed")
+    twilio.account.calls.append(later)
+    stack.clock.advance(timedelta(minutes=3))
+    assert await stack.container.telephony.reconcile.run_once() == 1
+    await stack.settle()
+    assert (await jobs(stack))["call"]["state"] == "succeeded"
+    assert len(twilio.creates("Calls")) == 2  # called again: Twilio had no call in the send's window
+    assert later.sid not in {row["provider_message_id"] for row in await messages(stack)}
 
 
 async def test_a_send_cut_off_mid_request_is_settled_from_twilio_once_its_job_is_unknown(
