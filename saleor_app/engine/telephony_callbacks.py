@@ -67,11 +67,12 @@ class ReceiveTelephonyCallbacks:
         """`message_id`: the message row the (signed) callback URL names, when it names one."""
         status = params.get("MessageStatus") or params.get("SmsStatus") or ""
         sid = params.get("MessageSid") or params.get("SmsSid") or ""
+        if sid and status:  # any report of it (queued, accepted…) shows Twilio has the message
+            await self._credit(account, Channel.SMS, message_id, sid, status)
         state = _SMS_STATES.get(status)
         if state is None or not sid:
             await self._providers.event_received(account.id, self._clock.now())
             return f"status {status or 'missing'}: nothing to do"
-        await self._credit(account, Channel.SMS, message_id, sid, status)
         code = params.get("ErrorCode")
         failed = state is MessageState.FAILED
         trigger = "sms_delivered" if state is MessageState.DELIVERED else "sms_failed" if failed else None

@@ -353,7 +353,7 @@ async def test_status_callbacks_settle_exactly_the_send_their_url_names(
     await two_orders_whose_sends_all_time_out(stack, twilio)
     del twilio.account.messages[1:], twilio.account.calls[1:]  # Twilio really created one SMS and one call
     sms, call = twilio.account.messages[0], twilio.account.calls[0]
-    assert await twilio.report_message(sms.sid, "delivered") == 200
+    assert await twilio.report_message(sms.sid, "queued") == 200  # any report of it will do, the first one settles
     assert await twilio.report_call(call.sid, "completed") == 200
     rows = {row["id"]: row for row in await messages(stack)}
     credited = {row["id"]: row["provider_message_id"] for row in rows.values() if row["provider_message_id"]}
