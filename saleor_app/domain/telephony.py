@@ -112,20 +112,38 @@ class CredentialsRefused(ProviderRefused):
     """The provider does not accept the account's credentials (changed token, closed account)."""
 
 
+MESSAGE_PARAM = "message"  # the status callback's query parameter naming our message row
+
+
 @dataclass(frozen=True, slots=True)
 class TelephonyUrls:
-    """Where Twilio reports to, per account, joined to the app's public API URL (never the request's Host)."""
+    """Where Twilio reports to, per account, joined to the app's public API URL (never the request's Host).
+
+    A status callback URL also names the message row it is for (`?message=<id>`): Twilio signs the whole URL, query
+    included, so a callback tells exactly which send it reports even when the create's answer never arrived."""
 
     base_url: str
 
-    def sms_status(self, account_id: int) -> str:
-        return f"{self.base_url}/api/twilio/{account_id}/sms-status"
+    def sms_status(self, account_id: int, message_id: int | None = None) -> str:
+        return _with_message(f"{self.base_url}/api/twilio/{account_id}/sms-status", message_id)
 
-    def call_status(self, account_id: int) -> str:
-        return f"{self.base_url}/api/twilio/{account_id}/call-status"
+    def call_status(self, account_id: int, message_id: int | None = None) -> str:
+        return _with_message(f"{self.base_url}/api/twilio/{account_id}/call-status", message_id)
 
     def inbound(self, account_id: int) -> str:
         return f"{self.base_url}/api/twilio/{account_id}/inbound"
+
+
+def _with_message(url: str, message_id: int | None) -> str:
+    return url if message_id is None else f"{url}?{MESSAGE_PARAM}={message_id}"
+
+
+def message_of(query_value: str | None) -> int | None:
+    """The message id a status callback URL carries, or None (absent or not a plain positive number)."""
+    if query_value is None or not query_value.isascii() or not query_value.isdigit() or len(query_value) > 18:
+        return None
+    value = int(query_value)
+    return value or None
 
 
 class TelephonyProvider(Protocol):

@@ -73,3 +73,16 @@ async def decide_unknown(store: AutomationStore, job_id: int, sent: bool, reason
         if sent:
             await settle_successors(tx, job, state, now)
     return True
+
+
+async def note_unknown(store: AutomationStore, job_id: int, reason: str, now: datetime) -> bool:
+    """Say on a job that stays `unknown` why nothing could decide it (a lookup found it ambiguous), so a person
+    sees it; logged once per new reason. Returns whether the reason changed."""
+    async with store.transaction() as tx:
+        job = await tx.job(job_id)
+        if job is None or job.state is not JobState.UNKNOWN or job.reason == reason:
+            return False
+        await tx.update_job(job.id, now, reason=reason)
+        await tx.log(Activity(job.installation_id, "job", f"{job.rule_key}: {reason}", order_row_id=job.order_row_id,
+                              job_id=job.id, state=JobState.UNKNOWN.value, rule_key=job.rule_key), now)
+    return True

@@ -3,7 +3,8 @@ to me", team notices by SMS).
 
 `TelephonyService.line` picks the account and sender (auto: the first connected Twilio account, its first number
 or messaging service); `send_sms` and `place_call` check the phone suppression list first (skipped: "recipient
-opted out"), write the message row (SENDING) before the provider is called, and record what happened: SENT with
+opted out"), write the message row (SENDING) before the provider is called — its status callback URL carries the
+row's id, so Twilio's callback settles exactly this send — and record what happened: SENT with
 the provider's id, FAILED with its reason, UNKNOWN when it may have happened. Twilio's 21610 (the recipient
 texted STOP to that sender) suppresses the number and skips. The provider's error is re-raised otherwise, so a
 job follows it (engine/execute.py: retry, fail, unknown).
@@ -112,21 +113,21 @@ class TelephonyService:
                        order_row_id: int | None = None, is_test: bool = False) -> Sent:
         """Text `to` (E.164). SkipJob when the number opted out; the provider's errors after recording them."""
         return await self._send(installation_id, line, Channel.SMS, to, text, job_id, order_row_id, is_test,
-                                lambda credentials: self._provider.send_sms(
+                                lambda credentials, message_id: self._provider.send_sms(
                                     credentials, to=to, body=text, sender=line.provider_sender(),
-                                    status_callback=self._urls.sms_status(line.account.id)))
+                                    status_callback=self._urls.sms_status(line.account.id, message_id)))
 
     async def place_call(self, installation_id: int, line: Line, to: str, twiml: str, *, excerpt: str,
                          job_id: int | None = None, order_row_id: int | None = None, is_test: bool = False) -> Sent:
         """Call `to` (E.164) from the line's number and run `twiml`; errors as for `send_sms`."""
         return await self._send(installation_id, line, Channel.CALL, to, excerpt, job_id, order_row_id, is_test,
-                                lambda credentials: self._provider.place_call(
+                                lambda credentials, message_id: self._provider.place_call(
                                     credentials, to=to, from_=line.sender.address, twiml=twiml,
-                                    status_callback=self._urls.call_status(line.account.id)))
+                                    status_callback=self._urls.call_status(line.account.id, message_id)))
 
     async def _send(self, installation_id: int, line: Line, channel: Channel, to: str, excerpt: str,
                     job_id: int | None, order_row_id: int | None, is_test: bool,
-                    call: Callable[[TelephonyCredentials], Awaitable[Receipt]]) -> Sent:
+                    call: Callable[[TelephonyCredentials, int], Awaitable[Receipt]]) -> Sent:
         suppression = await self._providers.suppressed(installation_id, SuppressionChannel.PHONE, to)
         if suppression is not None:
             raise SkipJob(f"recipient opted out: {to} ({suppression.reason or suppression.source})")
@@ -136,7 +137,7 @@ class TelephonyService:
             provider_account_id=line.account.id, sender_id=line.sender.id, job_id=job_id,
             order_row_id=order_row_id, is_test=is_test, excerpt=excerpt[:500]), self._clock.now())
         try:
-            receipt = await call(credentials)
+            receipt = await call(credentials, message_id)  # its callbacks name this row: see telephony_reconcile
         except RecipientOptedOut as exc:
             await self._finish(message_id, MessageState.FAILED, str(exc))
             await self._providers.suppress(installation_id, SuppressionChannel.PHONE, to,

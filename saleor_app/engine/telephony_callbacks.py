@@ -1,11 +1,12 @@
-"""Twilio's callbacks, once their signature was checked (web/twilio_callbacks.py): message status, call status and
-inbound SMS.
+"""Twilio's callbacks, once their signature was checked (web/twilio_callbacks.py): message status, call status
+and inbound SMS.
 
-Status reports go through the neutral `ReceiveProviderEvents`: delivered → the message is delivered and
-`sms_delivered` fires; failed/undelivered → `sms_failed` (error 21610 also suppresses the number); a completed
-call → `call_answered`; no-answer, busy, failed, canceled → `call_not_answered`. An inbound SMS: STOP and the
-other opt-out keywords suppress the number for the installation, START re-subscribes; any other text is a reply
-to the latest SMS the installation sent to that number, logged on its order, and `sms_reply` fires for that order
+A status report whose URL names a send still without Twilio's id (its answer was lost) first settles exactly that send
+(telephony_reconcile.credit_send). Status reports go through the neutral `ReceiveProviderEvents`: delivered → the
+message is delivered and `sms_delivered` fires; failed/undelivered → `sms_failed` (error 21610 also suppresses the
+number); a completed call → `call_answered`; no-answer, busy, failed, canceled → `call_not_answered`. An inbound SMS:
+STOP and the other opt-out keywords suppress the number for the installation, START re-subscribes; any other text is a
+reply to the latest SMS the installation sent to that number, logged on its order, and `sms_reply` fires for that order
 with the reply's first word as its `keyword` (a trigger can ask for `keyword: YES`).
 """
 
@@ -23,9 +24,10 @@ from saleor_app.domain.events import OrderEvent
 from saleor_app.domain.phones import normalise
 from saleor_app.domain.ports import AutomationStore, Clock, InboxItem, WebhookInbox
 from saleor_app.domain.provider_ports import ProviderStore
-from saleor_app.domain.providers import MessageState, ProviderAccount, SuppressionChannel
+from saleor_app.domain.providers import Channel, MessageState, ProviderAccount, SuppressionChannel
 from saleor_app.domain.webhooks import triage
 from saleor_app.engine.provider_events import ProviderEvent, ReceiveProviderEvents
+from saleor_app.engine.telephony_reconcile import Claims, credit_send
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ def reply_events(items: Sequence[InboxItem]) -> list[OrderEvent]:
             for item in items if item.event.startswith(REPLY_PREFIX)]
 
 
-class LatestMessageTo(Protocol):
+class LatestMessageTo(Claims, Protocol):
     """Implemented by store/telephony.py SqlTelephonyLookup."""
 
     async def latest_sms_to(self, installation_id: int, recipient: str) -> int | None: ...
@@ -60,9 +62,13 @@ class ReceiveTelephonyCallbacks:
         self._clock = clock
         self._on_stored = on_stored
 
-    async def sms_status(self, account: ProviderAccount, params: Mapping[str, str]) -> str:
+    async def sms_status(self, account: ProviderAccount, params: Mapping[str, str],
+                         message_id: int | None = None) -> str:
+        """`message_id`: the message row the (signed) callback URL names, when it names one."""
         status = params.get("MessageStatus") or params.get("SmsStatus") or ""
         sid = params.get("MessageSid") or params.get("SmsSid") or ""
+        if sid and status:  # any report of it (queued, accepted…) shows Twilio has the message
+            await self._credit(account, Channel.SMS, message_id, sid, status)
         state = _SMS_STATES.get(status)
         if state is None or not sid:
             await self._providers.event_received(account.id, self._clock.now())
@@ -75,8 +81,11 @@ class ReceiveTelephonyCallbacks:
             sid, state, status, description, self._clock.now(), f"{sid}:{status}", trigger,
             suppress="replied STOP (Twilio 21610)" if code == OPTED_OUT else None, source="opt_out"))
 
-    async def call_status(self, account: ProviderAccount, params: Mapping[str, str]) -> str:
+    async def call_status(self, account: ProviderAccount, params: Mapping[str, str],
+                          message_id: int | None = None) -> str:
         status, sid = params.get("CallStatus", ""), params.get("CallSid", "")
+        if sid and status:
+            await self._credit(account, Channel.CALL, message_id, sid, status)
         if status == "completed":
             state, trigger, description = MessageState.DELIVERED, "call_answered", "call answered and completed"
         elif status in _NOT_ANSWERED:
@@ -88,6 +97,19 @@ class ReceiveTelephonyCallbacks:
             description += f", {params['CallDuration']} s"
         return await self._events(account, ProviderEvent(sid, state, status, description, self._clock.now(),
                                                          f"{sid}:{status}", trigger))
+
+    async def _credit(self, account: ProviderAccount, channel: Channel, message_id: int | None, sid: str,
+                      status: str) -> None:
+        """A callback for a send whose answer was lost (no Twilio id yet) tells which record is that send's: it
+        settles exactly that send and its job, before the report itself is taken by the record's id."""
+        if message_id is None:
+            return
+        message = await self._providers.message(message_id)
+        if (message is None or message.provider_account_id != account.id or message.channel is not channel
+                or message.provider_message_id is not None):
+            return  # another account's row, or already known: the record's own id decides below
+        await credit_send(self._lookup, self._providers, self._store, message, sid, status,
+                          "Twilio's status callback names this send", self._clock.now())
 
     async def inbound(self, account: ProviderAccount, params: Mapping[str, str]) -> str:
         now = self._clock.now()

@@ -1,9 +1,10 @@
 """POST /api/twilio/{account id}/sms-status | call-status | inbound: Twilio's callbacks, signature first.
 
-Each request must carry a valid `X-Twilio-Signature` for the URL Twilio was given — rebuilt from the app's
-configured API base URL (APP_API_BASE_URL or APP_URL) and the request's path and query, never from its Host
-header — keyed with that account's auth token. A forged or unsigned call gets 403 and changes nothing. Inbound
-SMS are answered with an empty TwiML response (the app does not auto-reply; Twilio itself answers STOP/START).
+Each request must carry a valid `X-Twilio-Signature` for the URL Twilio was given — rebuilt from the app's configured
+API base URL (APP_API_BASE_URL or APP_URL) and the request's path and query, never from its Host header — keyed with
+that account's auth token. A status callback's `?message=<id>` (the send it reports, put there by the app on the create)
+is covered by that signature. A forged or unsigned call gets 403 and changes nothing. Inbound SMS are answered with an
+empty TwiML response (the app does not auto-reply; Twilio itself answers STOP/START).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from saleor_app.domain.errors import AutomationError
 from saleor_app.domain.provider_ports import ProviderStore
 from saleor_app.domain.providers import ProviderAccount
+from saleor_app.domain.telephony import MESSAGE_PARAM, message_of
 from saleor_app.engine.telephony_callbacks import ReceiveTelephonyCallbacks
 from saleor_app.providers.twilio_signature import valid_signature
 from saleor_app.saleor.responses import ApiError
@@ -58,12 +60,14 @@ def twilio_router(receive: ReceiveTelephonyCallbacks, providers: ProviderStore,
     @router.post("/api/twilio/{account_id}/sms-status")
     async def sms_status(account_id: int, request: Request) -> JSONResponse:
         account, params = await verified(account_id, request)
-        return JSONResponse({"success": True, "done": await handled(receive.sms_status(account, params))})
+        message = message_of(request.query_params.get(MESSAGE_PARAM))
+        return JSONResponse({"success": True, "done": await handled(receive.sms_status(account, params, message))})
 
     @router.post("/api/twilio/{account_id}/call-status")
     async def call_status(account_id: int, request: Request) -> JSONResponse:
         account, params = await verified(account_id, request)
-        return JSONResponse({"success": True, "done": await handled(receive.call_status(account, params))})
+        message = message_of(request.query_params.get(MESSAGE_PARAM))
+        return JSONResponse({"success": True, "done": await handled(receive.call_status(account, params, message))})
 
     @router.post("/api/twilio/{account_id}/inbound")
     async def inbound(account_id: int, request: Request) -> Response:

@@ -314,6 +314,29 @@ async def test_an_unknown_postmark_send_is_reconciled_from_postmarks_log(
     assert lost["state"] == "succeeded" and len(postmark.emails) == 3  # sent again, once: Postmark said it had none
 
 
+async def test_two_unknown_emails_with_the_same_recipient_and_text_settle_separately(
+        stack: EngineStack, postmark: FakePostmark) -> None:
+    await connect_postmark(stack, postmark)
+    await email_rule(stack, key="same", stage="awaiting-payment", subject="Thanks", text="Hi", html="<p>Hi</p>")
+    for _ in range(2):
+        postmark.drop_next()
+        await stack.saleor.place_order(auto_confirm=True)
+        await stack.settle()
+    assert [job["state"] for job in await stack.jobs()] == ["unknown", "unknown"]
+    kept, _ = postmark.emails
+    assert kept["To"] == postmark.emails[1]["To"] and kept["TextBody"] == postmark.emails[1]["TextBody"]
+    postmark.emails.pop()  # Postmark kept the first order's email only
+    await stack.advance(timedelta(minutes=3))
+    assert await stack.container.email.reconcile.run_once() == 2
+    await stack.settle()
+    first, second = await stack.jobs()
+    assert str(first["id"]) == kept["Metadata"]["job_id"]  # matched by the job id Postmark keeps, not the text
+    assert first["state"] == "succeeded" and "reconciled — postmark has the email" in first["reason"]
+    assert second["state"] == "succeeded" and len(postmark.emails) == 2  # retried: sent again, once
+    ids = [row["provider_message_id"] for row in await messages(stack) if row["state"] != "failed"]
+    assert len(ids) == 2 and len(set(ids)) == 2
+
+
 async def test_a_drop_after_smtp_data_ends_unknown_and_is_never_resent(stack: EngineStack, smtp: FakeSmtp) -> None:
     await connect_smtp(stack, smtp)
     await email_rule(stack)

@@ -3,10 +3,12 @@ local fake of Twilio's API, and Twilio's signed callbacks coming back."""
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -14,7 +16,7 @@ import pytest
 
 from saleor_app.domain.config_document import ConfigFileError
 from saleor_app.domain.config_file import dump_config, parse_config
-from saleor_app.domain.providers import MessageState, ProviderSpec, ProviderStatus, SuppressionChannel
+from saleor_app.domain.providers import Channel, MessageState, ProviderSpec, ProviderStatus, SuppressionChannel
 from saleor_app.domain.rules import RuleSpec
 from saleor_app.domain.triggers import TriggerSpec
 from saleor_app.engine.configure import ConfigurationError
@@ -22,6 +24,8 @@ from saleor_app.engine.providers import ProviderView
 from saleor_app.store.tables import MessageRow, WebhookInboxRow
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.twilio import FakeTwilio, twilio_signature
+from tests.fakes.twilio_model import FakeAccount, FakeCall
+from tests.timing import eventually
 
 SHOP = "+15005550006"
 CUSTOMER = "+12025550143"
@@ -322,6 +326,156 @@ async def test_an_unknown_send_twilio_never_had_is_sent_again(stack: EngineStack
     assert (await jobs(stack))["sms"]["state"] == "succeeded"
     assert len(twilio.creates("Messages")) == 2 and len(twilio.account.messages) == 1
     assert [r["state"] for r in await messages(stack)] == ["failed", "sent"]
+
+
+async def two_orders_whose_sends_all_time_out(stack: EngineStack, twilio: FakeTwilio) -> None:
+    """Two orders for the same phone, each with an SMS and a call of the same text; every create is acted on by
+    Twilio but its answer is lost, so all four jobs are `unknown`."""
+    await connect(stack, twilio)
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Hi there"})
+    await stack.rule(key="call", stage="awaiting-payment", kind="call", config={"text": "Hello", "voice": "man"})
+    twilio.drop_next_responses(4)
+    for _ in range(2):
+        await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    assert [job["state"] for job in await stack.jobs()] == ["unknown"] * 4
+    assert len(twilio.account.messages) == 2 and len(twilio.account.calls) == 2
+
+
+def named_message(status_callback: str | None) -> int:
+    """The message row a status callback URL names (the app puts it there on each create)."""
+    assert status_callback is not None
+    return int(parse_qs(urlsplit(status_callback).query)["message"][0])
+
+
+async def test_status_callbacks_settle_exactly_the_send_their_url_names(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    await two_orders_whose_sends_all_time_out(stack, twilio)
+    del twilio.account.messages[1:], twilio.account.calls[1:]  # Twilio really created one SMS and one call
+    sms, call = twilio.account.messages[0], twilio.account.calls[0]
+    assert await twilio.report_message(sms.sid, "queued") == 200  # any report of it will do, the first one settles
+    assert await twilio.report_call(call.sid, "completed") == 200
+    rows = {row["id"]: row for row in await messages(stack)}
+    credited = {row["id"]: row["provider_message_id"] for row in rows.values() if row["provider_message_id"]}
+    assert credited == {named_message(sms.status_callback): sms.sid, named_message(call.status_callback): call.sid}
+    settled = {rows[i]["job_id"] for i in credited}
+    assert {job["id"]: job["state"] for job in await stack.jobs() if job["id"] in settled} == dict.fromkeys(
+        settled, "succeeded")
+    # The other two never reached Twilio: the lists show nothing unclaimed for them, so they are sent again.
+    stack.clock.advance(timedelta(minutes=3))
+    assert await stack.container.telephony.reconcile.run_once() == 2
+    await stack.settle()
+    assert [job["state"] for job in await stack.jobs()] == ["succeeded"] * 4
+    assert len(twilio.creates("Messages")) == 3 and len(twilio.creates("Calls")) == 3
+    sids = [row["provider_message_id"] for row in await messages(stack) if row["state"] != "failed"]
+    assert len(sids) == 4 and len(set(sids)) == 4  # one Twilio record per send, never one for two
+
+
+async def test_one_twilio_record_two_identical_unknown_sends_stay_unknown_as_ambiguous(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    await two_orders_whose_sends_all_time_out(stack, twilio)
+    del twilio.account.messages[1:], twilio.account.calls[1:]  # one of each was created; which send's, no one knows
+    stack.clock.advance(timedelta(minutes=3))
+    assert await stack.container.telephony.reconcile.run_once() == 0
+    await stack.settle()
+    for job in await stack.jobs():
+        assert job["state"] == "unknown" and "ambiguous: 1 candidate for 2 identical sends" in job["reason"], job
+    assert all(row["provider_message_id"] is None for row in await messages(stack))
+    assert any("ambiguous: 1 candidate for 2 identical sends" in line for line in await stack.activity())
+    assert len(twilio.creates("Messages")) == 2 and len(twilio.creates("Calls")) == 2  # nothing re-sent blindly
+
+
+async def test_two_fitting_records_leave_the_send_ambiguous_until_callbacks_name_each(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    await two_orders_whose_sends_all_time_out(stack, twilio)
+    stack.clock.advance(timedelta(minutes=3))
+    assert await stack.container.telephony.reconcile.run_once() == 0
+    for job in await stack.jobs():
+        assert job["state"] == "unknown" and "ambiguous: 2 candidates" in job["reason"], job
+    for message in twilio.account.messages:
+        assert await twilio.report_message(message.sid, "delivered") == 200
+    for call in twilio.account.calls:
+        assert await twilio.report_call(call.sid, "completed") == 200
+    assert [job["state"] for job in await stack.jobs()] == ["succeeded"] * 4
+    credited = {row["id"]: row["provider_message_id"] for row in await messages(stack)}
+    assert credited == {named_message(m.status_callback): m.sid for m in twilio.account.messages} | {
+        named_message(c.status_callback): c.sid for c in twilio.account.calls}
+
+
+async def test_a_callback_naming_another_accounts_message_settles_nothing(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Hi there"})
+    twilio.drop_next_responses()
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    [row] = await messages(stack)
+    stranger = FakeAccount()  # a second Twilio account connected to the app, its callback naming our row
+    stranger.add_number("+15005550009")
+    twilio.accounts.append(stranger)
+    view = await stack.container.providers.connect(stack.installation.id, ProviderSpec(
+        key="twilio-other", kind="twilio",
+        credentials={"account_sid": stranger.sid, "auth_token": stranger.auth_token}))
+    url = f"{stack.container.settings.app_url}/api/twilio/{view.account.id}/sms-status?message={row['id']}"
+    params = {"AccountSid": stranger.sid, "MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered",
+              "To": CUSTOMER, "From": "+15005550009"}
+    assert await twilio.post_signed(url, params, stranger) == 200  # acknowledged, as Twilio needs
+    assert (await jobs(stack))["sms"]["state"] == "unknown"
+    [row] = await messages(stack)
+    assert row["provider_message_id"] is None
+
+
+async def test_a_call_is_matched_within_its_window_not_as_the_last_call_to_that_number(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="call", stage="awaiting-payment", kind="call", config={"text": "Hello", "voice": "man"})
+    twilio.drop_next_responses()
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    assert (await jobs(stack))["call"]["state"] == "unknown"
+    [lost] = twilio.account.calls
+    twilio.account.calls.clear()  # Twilio lost it before it was stored
+    # a call between the same numbers placed well after this send (from Twilio's console, say): not this send's
+    later = FakeCall(twilio.account.sid, CUSTOMER, SHOP, lost.twiml, None, lost.created + timedelta(minutes=20),
+                     None, [], status="completed")
+    twilio.account.calls.append(later)
+    stack.clock.advance(timedelta(minutes=3))
+    assert await stack.container.telephony.reconcile.run_once() == 1
+    await stack.settle()
+    assert (await jobs(stack))["call"]["state"] == "succeeded"
+    assert len(twilio.creates("Calls")) == 2  # called again: Twilio had no call in the send's window
+    assert later.sid not in {row["provider_message_id"] for row in await messages(stack)}
+
+
+async def test_a_send_cut_off_mid_request_is_settled_from_twilio_once_its_job_is_unknown(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Hi there"})
+    await stack.saleor.place_order(auto_confirm=True)
+    await stack.container.order_events.run_once()  # the move claims the job (running, leased) in its transaction
+    assert len(stack.container.order_events.take_ready()) == 1  # nobody runs it: this test sends in its place
+    [job] = await stack.jobs()
+    telephony = stack.container.telephony.service
+    line = await telephony.line(stack.installation.id, Channel.SMS)
+    twilio.answers.hold()  # Twilio acts on the create; the process dies before its answer comes
+    send = asyncio.create_task(telephony.send_sms(stack.installation.id, line, CUSTOMER, "Hi there",
+                                                  job_id=job["id"], order_row_id=job["order_row_id"]))
+    await eventually(lambda: twilio.account.messages, what="Twilio has the message")
+    send.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await send
+    twilio.answers.release()
+    [row] = await messages(stack)
+    assert row["state"] == "sending" and row["provider_message_id"] is None
+    stack.clock.advance(timedelta(minutes=6))
+    assert await stack.container.recover_leases() == 1
+    assert (await jobs(stack))["sms"]["state"] == "unknown"
+    assert await stack.container.telephony.reconcile.run_once() == 1
+    job = (await jobs(stack))["sms"]
+    assert job["state"] == "succeeded" and "reconciled" in job["reason"], job
+    [row] = await messages(stack)
+    assert row["state"] == "sent" and row["provider_message_id"] == twilio.account.messages[0].sid
+    assert len(twilio.creates("Messages")) == 1
 
 
 async def test_send_a_test_to_me(stack: EngineStack, twilio: FakeTwilio) -> None:

@@ -1,4 +1,5 @@
-"""Phone types, the SMS length rule and segment counts, call voices and TwiML, consent keywords (pure)."""
+"""Phone types, the SMS length rule and segment counts, call voices and TwiML, consent keywords, status callback
+URLs (pure)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from saleor_app.domain.errors import PermanentError, SkipJob
 from saleor_app.domain.kinds import kind, validate_config
 from saleor_app.domain.phones import PhoneType, normalise, pick_phone
 from saleor_app.domain.sms import MAX_SMS_CHARS, SmsConfig, checked_length, count, fixed_text
+from saleor_app.domain.telephony import TelephonyUrls, message_of
 from saleor_app.domain.templates import sample_order
 from saleor_app.domain.voice import CallConfig, play_twiml, say_twiml, supports_prosody
 
@@ -170,3 +172,12 @@ def test_keyword_of_a_reply() -> None:
 
 def test_the_sample_order_has_a_phone() -> None:
     assert pick_phone(sample_order(), PhoneType.AUTO).number == "+12025550143"
+
+
+def test_a_status_callback_url_names_its_message_and_only_a_plain_id_is_read_back() -> None:
+    urls = TelephonyUrls("https://app.example")
+    assert urls.sms_status(3, 42) == "https://app.example/api/twilio/3/sms-status?message=42"
+    assert urls.call_status(3) == "https://app.example/api/twilio/3/call-status"
+    assert message_of("42") == 42
+    for hostile in (None, "", "0", "-1", "4e2", " 42", "42 ", "\u0664\u0662", "9" * 19, "42&message=7"):
+        assert message_of(hostile) is None, hostile
