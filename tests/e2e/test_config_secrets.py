@@ -1,6 +1,7 @@
-"""A configuration sent to the app never sets a credential and never makes the server read its environment, and no
-API answer shows any part of a stored secret: through the real HTTP API, against a real SMTP server on loopback
-(aiosmtpd) that records every login it is sent."""
+"""Nothing a web request names reaches the server's own state: a configuration sent to the app never sets a
+credential nor makes the server read its environment, no API answer shows any part of a stored secret, and a time
+zone name never opens a server file. Through the real HTTP API, against a real SMTP server on loopback (aiosmtpd)
+that records every login it is sent."""
 
 from __future__ import annotations
 
@@ -36,10 +37,10 @@ async def stack(settings, smtp: FakeSmtp) -> AsyncIterator[EngineStack]:
         yield built
 
 
-async def api(stack: EngineStack, method: str, path: str, *, content: str | None = None, **params: str
-              ) -> httpx.Response:
+async def api(stack: EngineStack, method: str, path: str, *, content: str | None = None, json: Any = None,
+              **params: str) -> httpx.Response:
     async with httpx.AsyncClient(base_url=stack.container.settings.app_url) as client:
-        return await client.request(method, f"/api/v1{path}", params=params, content=content,
+        return await client.request(method, f"/api/v1{path}", params=params, content=content, json=json,
                                     headers=stack.dashboard_headers())
 
 
@@ -126,6 +127,21 @@ async def test_no_api_answer_shows_any_part_of_a_stored_secret_or_of_the_servers
             text = (await api(stack, method, path.removeprefix("/api/v1"))).text
             shown += [f"{path}: {piece!r} of {what}" for piece, what in secrets.items() if piece in text]
     assert shown == []
+
+
+@pytest.mark.parametrize("zone", ["localtime", "posixrules"])
+async def test_a_time_zone_is_an_iana_name_never_a_file_of_the_servers_set_up(stack: EngineStack, zone: str) -> None:
+    """`localtime` links to /etc/localtime: taken, it would run a shop on the server's clock settings."""
+    schedule = await api(stack, "PUT", "/settings", json={"time_zone": zone})
+    assert schedule.status_code == 422, schedule.text
+    assert f"{zone!r} is not an IANA time zone" in schedule.text
+    base = (await api(stack, "GET", "/config")).text
+    assert "time_zone: UTC" in base
+    imported = await api(stack, "PUT", "/config", content=base.replace("time_zone: UTC", f"time_zone: {zone}"))
+    assert imported.status_code == 422 and "settings.time_zone" in imported.json()["error"]["message"]
+    assert (await api(stack, "GET", "/settings")).json()["time_zone"] == "UTC"
+    berlin = await api(stack, "PUT", "/settings", json={"time_zone": "Europe/Berlin"})
+    assert berlin.status_code == 200 and berlin.json()["time_zone"] == "Europe/Berlin"
 
 
 async def config_import(stack: EngineStack, file: Path, **env: str) -> Any:
