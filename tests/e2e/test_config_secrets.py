@@ -144,6 +144,26 @@ async def test_a_time_zone_is_an_iana_name_never_a_file_of_the_servers_set_up(st
     assert berlin.status_code == 200 and berlin.json()["time_zone"] == "Europe/Berlin"
 
 
+@pytest.mark.parametrize(("kind", "credentials", "fields"), [
+    ("postmark", {"server_token": "t"}, {"postmark_api_base_url": "http://127.0.0.1:9/"}),
+    ("smtp", {}, {"host": "localhost", "from_address": "shop@shop.example", "smtp_ca_bundle": "/etc/passwd"}),
+    ("twilio", {"account_sid": "AC" + "0" * 32, "auth_token": "t"}, {"twilio_api_base_url": "http://127.0.0.1:9"}),
+])
+async def test_a_provider_setting_is_one_of_its_kinds_never_a_setting_of_the_server(
+        stack: EngineStack, smtp: FakeSmtp, kind: str, credentials: dict[str, str], fields: dict[str, str]) -> None:
+    """Where Postmark and Twilio are reached and which certificates SMTP trusts are the operator's settings."""
+    connect = await api(stack, "PUT", "/providers/probe", json={"kind": kind, "credentials": credentials,
+                                                                "settings": fields})
+    assert connect.status_code == 422 and "unknown" in connect.json()["error"]["message"], connect.text
+    named = next(name for name in fields if name in type(stack.container.settings).model_fields)
+    assert named in connect.json()["error"]["message"]
+    lines = "".join(f"    {name}: {value}\n" for name, value in fields.items())
+    imported = await api(stack, "PUT", "/config", content=(await api(stack, "GET", "/config")).text
+                         + f"providers:\n- key: probe\n  kind: {kind}\n  settings:\n{lines}")
+    assert imported.status_code == 422 and "providers[0]" in imported.json()["error"]["message"]
+    assert (await api(stack, "GET", "/providers")).json() == [] and smtp.logins == []
+
+
 async def config_import(stack: EngineStack, file: Path, **env: str) -> Any:
     settings = stack.container.settings
     env = {"APP_ENV": "test", "DATABASE_URL": settings.database_url, "DATA_DIR": str(settings.data_dir),
