@@ -63,7 +63,7 @@ def import_command(
         from saleor_app.domain.config_file import parse_config
         from saleor_app.wiring import build_container
 
-        container = build_container(settings)
+        container = build_container(settings, operator_shell=True)  # the file's ${VAR}s: this shell's
         try:
             installation = await find_installation(container, saleor_api_url)
             try:

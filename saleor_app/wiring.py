@@ -15,6 +15,7 @@ from saleor_app.domain.errors import AppAccessLost, AutomationError
 from saleor_app.domain.installations import Installation
 from saleor_app.domain.pipeline import DEFAULT_PIPELINE
 from saleor_app.domain.ports import Clock
+from saleor_app.domain.provider_config import ShellEnvironment, StoredCredentials
 from saleor_app.domain.provider_ports import ProviderConnector, ProviderStore
 from saleor_app.domain.telephony import TelephonyUrls
 from saleor_app.engine.actions import HANDLERS, PREVIEWS, Previewer
@@ -292,8 +293,14 @@ def build_container(
     saleor_transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock | None = None,
     extra_handlers: Mapping[str, ActionHandler] | None = None,
+    operator_shell: bool = False,
 ) -> Container:
-    """Tests inject a Saleor stand-in under the JWKS/register client, a clock, and handlers of test-only kinds."""
+    """Tests inject a Saleor stand-in under the JWKS/register client, a clock, and handlers of test-only kinds.
+
+    `operator_shell`: the container serves a command the operator runs on the server (`config import`), so the
+    `${VAR}` references of an imported configuration are read from this process's environment. Every other
+    container (the web app's above all) has no way to read it: a configuration sent through the API never sets a
+    credential."""
     engine = create_engine(settings.database_url, **pool_options(settings))
     cipher = SecretCipher(encryption_keys(settings))
     clock = clock or SystemClock()
@@ -353,6 +360,7 @@ def build_container(
     register = RegisterInstallation(
         installations, http, clock, allowed_urls=settings.allowed_saleor_url_pattern, timeout=timeout
     )
+    credentials = ShellEnvironment(environment_variable) if operator_shell else StoredCredentials()
     container = Container(
         settings=settings,
         engine=engine,
@@ -373,7 +381,7 @@ def build_container(
         runner=runner,
         configure=ConfigureAutomation(automation, clock, encrypt=cipher.encrypt, rule_checks=[telephony.rule_check],
                                       sections=AllSections([employees.config_sections,
-                                                            ProviderConfigSections(providers, environment_variable)])),
+                                                            ProviderConfigSections(providers, credentials)])),
         backfill=Backfill(automation, clock),
         dry_run=dry_run,
         replay=ReplayJob(automation, dry_run, clock, wake=runner.wake),

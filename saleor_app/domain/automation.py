@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from saleor_app.domain.jobs import JobState
 from saleor_app.domain.schedule import QuietHours
+from saleor_app.domain.time_zones import iana_zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +20,7 @@ class AutomationSettings:
 
     @property
     def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.time_zone)
+        return iana_zone(self.time_zone)
 
     @staticmethod
     def parse_time(value: str | None) -> time | None:

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_serializer, field_validator
+
+from saleor_app.domain.time_zones import UnknownTimeZone, iana_zone
 
 Kind = Literal["money", "number", "string", "enum", "strings", "metadata", "time_window", "boolean"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -351,8 +352,8 @@ def _judge(c: Comparison, order: Mapping[str, Any], now: datetime, time_zone: st
     if spec.kind == "time_window":
         assert isinstance(c.value, TimeWindow)
         try:
-            local = now.astimezone(ZoneInfo(time_zone))
-        except (ZoneInfoNotFoundError, ValueError):
+            local = now.astimezone(iana_zone(time_zone))
+        except UnknownTimeZone:
             return Verdict(False, f"time zone {time_zone!r} is unknown")
         inside = c.value.contains(local) == (c.op == "in")
         verb = ("is within", "is outside") if c.op == "in" else ("is outside", "is within")

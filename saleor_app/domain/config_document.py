@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import time
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic import model_validator as model_check
@@ -28,6 +27,7 @@ from saleor_app.domain.provider_config import ProviderDoc
 from saleor_app.domain.providers import SuppressionSpec
 from saleor_app.domain.rules import Repeat
 from saleor_app.domain.sequences import SequenceSpec
+from saleor_app.domain.time_zones import iana_zone
 from saleor_app.domain.workflows import WorkflowSpec
 
 VERSION = 1
@@ -166,10 +166,7 @@ class SettingsDoc(_Doc):
     @field_validator("time_zone")
     @classmethod
     def _iana(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+        iana_zone(value)  # UnknownTimeZone is a ValueError: pydantic reports it at the field
         return value
 
 

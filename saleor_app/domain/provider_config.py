@@ -1,15 +1,19 @@
 """The `providers:` and `suppressions:` sections of the automation-as-code document (pure).
 
-A file is shared and versioned, so it never holds a secret: every credential is a `${ENV_VAR}` reference, read
-from the importing process's environment. Export writes each credential as `${<KEY>_<NAME>}` (upper case, `-` as
-`_`: provider `postmark-main`'s server_token → `${POSTMARK_MAIN_SERVER_TOKEN}`), never its value.
+A file is shared and versioned, so it never holds a secret: a credential is written as a `${ENV_VAR}` reference.
+What a reference means depends on where the file came from, and a `CredentialSource` says it (the composition root
+picks one per process): a file sent to the app (the JSON API, the page) never sets a credential and never makes the
+server read its environment (`StoredCredentials`); `config import` run by the operator on the server reads the
+references from the operator's own shell (`ShellEnvironment`). Export writes each credential as
+`${<KEY>_<NAME>}` (upper case, `-` as `_`: provider `postmark-main`'s server_token →
+`${POSTMARK_MAIN_SERVER_TOKEN}`), never its value.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,12 +34,7 @@ class ProviderDoc(BaseModel):
 
     @field_validator("credentials")
     @classmethod
-    def _references_only(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, reference in value.items():
-            if not SECRET_REFERENCE.match(reference.strip()):
-                raise ValueError(f"{name}: write secrets as a ${{ENV_VAR}} reference (e.g. "
-                                 f"${{{reference_name('provider', name)}}}), never the secret itself: the file is "
-                                 "shared and versioned")
+    def _stripped(cls, value: dict[str, str]) -> dict[str, str]:
         return {name: reference.strip() for name, reference in value.items()}
 
 
@@ -49,21 +48,59 @@ def exported(account: ProviderAccount, credential_names: Sequence[str]) -> Provi
                        settings=dict(account.settings))
 
 
-def resolve_credentials(doc: ProviderDoc, path: Path, lookup: Callable[[str], str | None]
-                        ) -> tuple[dict[str, str], list[tuple[Path, str]]]:
-    """The credentials with their references read through `lookup`, and (path, problem) for each one unset."""
-    values: dict[str, str] = {}
-    problems: list[tuple[Path, str]] = []
-    for name, reference in doc.credentials.items():
-        match = SECRET_REFERENCE.match(reference)
-        assert match is not None  # the model checked it
-        value = lookup(match.group(1))
-        if not value:
-            problems.append(((*path, "credentials", name), f"the environment variable {match.group(1)} is not set "
-                                                           "where the file is imported"))
-        else:
-            values[name] = value
-    return values, problems
+Problems = list[tuple[Path, str]]
+
+THROUGH_THE_APP = ("set credentials in the Providers view or with `providers connect` on the server: a configuration "
+                   "sent to the app never sets them (a ${…} reference keeps an existing provider's stored one)")
+
+
+class CredentialSource(Protocol):
+    """What a document's provider credentials become: the values to save (the stored ones merged in for a provider
+    that exists) and (path, problem) for each credential the document may not give."""
+
+    def credentials(self, doc: ProviderDoc, path: Path, stored: Mapping[str, str] | None) -> tuple[dict[str, str],
+                                                                                                 Problems]: ...
+
+
+class StoredCredentials:
+    """A file sent to the app by a web request: it may name providers and change their names and settings, never a
+    credential. A `${…}` reference keeps what an existing provider has stored; any other value, and any credential
+    of a new provider, is refused. No variable is ever looked up, so the answer cannot tell which ones are set."""
+
+    def credentials(self, doc: ProviderDoc, path: Path, stored: Mapping[str, str] | None) -> tuple[dict[str, str],
+                                                                                                 Problems]:
+        problems: Problems = [((*path, "credentials", name), THROUGH_THE_APP) for name, value in doc.credentials.items()
+                              if stored is None or not SECRET_REFERENCE.match(value)]
+        return dict(stored or {}), problems
+
+
+class ShellEnvironment:
+    """`config import` run on the server: each `${VAR}` is read through `lookup` (the operator's own shell). A
+    literal value is refused (the file is shared and versioned); for a provider that exists, an unset variable
+    keeps the stored credential, so an exported file imports as is."""
+
+    def __init__(self, lookup: Callable[[str], str | None]) -> None:
+        self._lookup = lookup
+
+    def credentials(self, doc: ProviderDoc, path: Path, stored: Mapping[str, str] | None) -> tuple[dict[str, str],
+                                                                                                 Problems]:
+        values: dict[str, str] = {}
+        problems: Problems = []
+        for name, reference in doc.credentials.items():
+            where = (*path, "credentials", name)
+            match = SECRET_REFERENCE.match(reference)
+            if match is None:
+                problems.append((where, f"write secrets as a ${{ENV_VAR}} reference (e.g. "
+                                        f"${{{reference_name(doc.key, name)}}}), never the secret itself: the file "
+                                        "is shared and versioned"))
+                continue
+            value = self._lookup(match.group(1))
+            if value:
+                values[name] = value
+            elif stored is None:
+                problems.append((where, f"the environment variable {match.group(1)} is not set where the file is "
+                                        "imported"))
+        return {**(stored or {}), **values}, problems
 
 
 def duplicate_keys(providers: Sequence[ProviderDoc]) -> list[tuple[Path, str]]:

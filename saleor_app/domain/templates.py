@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache, wraps
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from liquid import BoundTemplate, Environment, RenderContext, Undefined, is_undefined
 from liquid.exceptions import (
@@ -36,6 +34,7 @@ from saleor_app.domain.template_fields import (
     suggest,
     unknown_variable,
 )
+from saleor_app.domain.time_zones import UnknownTimeZone, iana_zone
 
 __all__ = [
     "FIELDS", "MAX_ASSIGNED_SIZE", "MAX_LIST_ITEMS", "MAX_LOOP_ITERATIONS", "MAX_NESTING", "MAX_OUTPUT_BYTES",
@@ -109,16 +108,10 @@ def _money(value: object, currency: object = None) -> str:
     return format_money(value, code)
 
 
-_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]{0,40}(/[A-Za-z0-9_+-]{1,40}){0,2}")
-
-
-@lru_cache(maxsize=64)
 def _zone(name: str) -> tzinfo:
-    if not _ZONE_NAME.fullmatch(name):  # zoneinfo reads files: never hand it a path
-        raise FilterArgumentError(f"date: {name!r} is not a time zone; use an IANA name like Europe/Berlin", token=None)
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return iana_zone(name)  # zoneinfo reads files: only IANA names reach it
+    except UnknownTimeZone:
         raise FilterArgumentError(f"date: unknown time zone {name!r}; use an IANA name like Europe/Berlin",
                                   token=None) from None
 

@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from saleor_app.domain.automation import Activity, AutomationSettings, Job
 from saleor_app.domain.config_document import ConfigDocument, ConfigFileError, ConfigProblem
@@ -29,6 +28,7 @@ from saleor_app.domain.pipeline import ORDER_STATUSES, STAGE_KEY, Pipeline, Stag
 from saleor_app.domain.ports import AutomationStore, AutomationTransaction, Clock
 from saleor_app.domain.rules import Rule, RuleSpec
 from saleor_app.domain.schedule import QuietHours
+from saleor_app.domain.time_zones import UnknownTimeZone, iana_zone
 from saleor_app.domain.triggers import Trigger, TriggerSpec
 from saleor_app.domain.writeback import has_plan
 from saleor_app.engine.config_plan import ApplyReport, ConfigPlan, plan_config
@@ -147,10 +147,9 @@ class ConfigureAutomation:
     async def set_schedule(self, installation_id: int, *, time_zone: str, quiet_start: time | None,
                            quiet_end: time | None) -> AutomationSettings:
         try:
-            ZoneInfo(time_zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ConfigurationError("time_zone", f"{time_zone!r} is not an IANA time zone (e.g. Europe/Berlin)") \
-                from exc
+            iana_zone(time_zone)
+        except UnknownTimeZone as exc:
+            raise ConfigurationError("time_zone", str(exc)) from exc
         if (quiet_start is None) != (quiet_end is None) or (quiet_start is not None and quiet_start == quiet_end):
             raise ConfigurationError("quiet_hours", "give both a start and a different end, or neither")
         quiet = QuietHours(quiet_start, quiet_end) if quiet_start is not None and quiet_end is not None else None

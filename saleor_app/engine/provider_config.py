@@ -1,7 +1,8 @@
 """Providers and suppressions as code: the `providers:` and `suppressions:` sections of the configuration file.
 
-Checked with everything else before anything is written (kinds, settings, `${ENV_VAR}` references set; for a
-provider that exists already an unset reference keeps the stored value, so an exported file imports as is). Applied
+Checked with everything else before anything is written (kinds, settings, and credentials as the process's
+`CredentialSource` allows: through the app only a reference that keeps an existing provider's stored value; on the
+operator's shell `${ENV_VAR}` references, an unset one keeping the stored value). Applied
 after the rules' transaction: a provider whose kind, name, settings or credentials changed is saved and checked
 again with a real call (its status is reported, a failed check does not undo the rest of the file); listed
 suppressions are added. The file adds and updates: a provider or a suppression missing from it is kept (removing
@@ -10,12 +11,12 @@ one unregisters webhooks or lets mail through again, so it is done on purpose, t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from saleor_app.domain.config_document import ConfigDocument, ConfigProblem
 from saleor_app.domain.config_yaml import Path
 from saleor_app.domain.errors import Refused
-from saleor_app.domain.provider_config import duplicate_keys, exported, resolve_credentials
+from saleor_app.domain.provider_config import CredentialSource, duplicate_keys, exported
 from saleor_app.domain.providers import ProviderAccount, ProviderSpec, SuppressionSpec
 from saleor_app.domain.rules import RuleSpec
 from saleor_app.engine.configure import ConfigSections
@@ -23,9 +24,9 @@ from saleor_app.engine.providers import ManageProviders
 
 
 class ProviderConfigSections:
-    def __init__(self, providers: ManageProviders, environment: Callable[[str], str | None]) -> None:
+    def __init__(self, providers: ManageProviders, credentials: CredentialSource) -> None:
         self._providers = providers
-        self._environment = environment
+        self._credentials = credentials
 
     async def rule_problems(self, installation_id: int, spec: RuleSpec) -> list[tuple[str, str]]:  # noqa: ARG002
         return []  # a missing mailbox skips the job with its reason; providers may be connected later
@@ -36,16 +37,15 @@ class ProviderConfigSections:
         stored = {view.account.key: view.account for view in await self._providers.list(installation_id)}
         for index, doc in enumerate(document.providers or ()):
             path: Path = ("providers", index)
-            credentials, unset = resolve_credentials(doc, path, self._environment)
-            if doc.key in stored:  # an unset reference keeps the stored value: an exported file imports as is
-                credentials = {**await self._providers.credentials(stored[doc.key].id), **credentials}
-                unset = []
-            found += [ConfigProblem(where, message) for where, message in unset]
+            account = stored.get(doc.key)
+            credentials, refused = self._credentials.credentials(
+                doc, path, await self._providers.credentials(account.id) if account is not None else None)
+            found += [ConfigProblem(where, message) for where, message in refused]
             try:
-                self._providers.validate(stored.get(doc.key), ProviderSpec(
-                    key=doc.key, kind=doc.kind, name=doc.name, credentials=credentials or {}, settings=doc.settings))
+                self._providers.validate(account, ProviderSpec(
+                    key=doc.key, kind=doc.kind, name=doc.name, credentials=credentials, settings=doc.settings))
             except Refused as exc:
-                if not unset:
+                if not refused:
                     found.append(ConfigProblem(path, str(exc)))
         return found
 
@@ -53,10 +53,9 @@ class ProviderConfigSections:
         lines: list[str] = []
         stored = {view.account.key: view.account for view in await self._providers.list(installation_id)}
         for doc in document.providers or ():
-            credentials, _ = resolve_credentials(doc, (), self._environment)
             account = stored.get(doc.key)
-            if account is not None:
-                credentials = {**await self._providers.credentials(account.id), **credentials}
+            credentials, _ = self._credentials.credentials(
+                doc, (), await self._providers.credentials(account.id) if account is not None else None)
             spec = ProviderSpec(key=doc.key, kind=doc.kind, name=doc.name, credentials=credentials,
                                 settings=doc.settings)
             if account is not None and not await self._changed(account, spec):

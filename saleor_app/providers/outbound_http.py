@@ -55,6 +55,10 @@ _SHOWN_LOCATION_CHARS: Final = 200
 _RETRYABLE_STATUSES: Final = frozenset({408, 425, 429})
 _NO_SUCH_HOST: Final = frozenset({socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)})
 _PUBLIC_ONLY: Final = "Only public internet addresses may be called; use a URL that is reachable from the internet."
+# What a refused host NAME gets, whether it does not exist or resolves to a non-public address: the answer never
+# shows what the server's resolver said (an internal address, or which internal names exist). A typed IP address
+# is the caller's own input, and is named with its kind.
+NOT_PUBLIC: Final = "could not be resolved to a public internet address"
 
 
 class OutboundRefused(PermanentError):
@@ -117,6 +121,10 @@ def refusal_reason(address: str) -> str | None:
     if ip is None:
         raise ValueError(f"{address!r} is not an IP address")
     return _reason(ip)
+
+
+def _not_public(name: str) -> str:
+    return f"Refused to call {name}: it {NOT_PUBLIC}. Check the URL. {_PUBLIC_ONLY}"
 
 
 def _reason(ip: IPAddress) -> str | None:
@@ -217,8 +225,8 @@ class _AddressGuard(httpcore.AsyncNetworkBackend):
             for address in addresses:
                 why = None if address in self._allowed_addresses else _reason(address)
                 if why is not None:
-                    shown = name if literal is not None else f"{name} (it resolves to {address})"
-                    raise OutboundRefused(f"Refused to connect to {shown}: it is {why}. {_PUBLIC_ONLY}")
+                    raise OutboundRefused(f"Refused to connect to {name}: it is {why}. {_PUBLIC_ONLY}"
+                                          if literal is not None else _not_public(name))
         return [str(address) for address in addresses]
 
     async def _resolve(self, name: str, port: int, timeout: float | None) -> list[IPAddress]:
@@ -229,14 +237,12 @@ class _AddressGuard(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout(f"resolving {name} took longer than {timeout} s") from exc
         except socket.gaierror as exc:
             if exc.errno in _NO_SUCH_HOST:
-                raise OutboundRefused(
-                    f"Refused to call {name}: the host name does not exist ({exc.strerror}). Check the URL."
-                ) from exc
+                raise OutboundRefused(_not_public(name)) from exc
             raise OutboundUnavailable(f"Could not resolve {name} ({exc.strerror}); try again later.") from exc
         parsed = [_parse_ip(answer) for answer in answers]
         addresses = [address for address in dict.fromkeys(parsed) if address is not None]
         if not addresses or len(addresses) < len(set(parsed)):
-            raise OutboundRefused(f"Refused to call {name}: DNS gave no usable IP address ({list(answers)}).")
+            raise OutboundRefused(_not_public(name))
         return addresses
 
 

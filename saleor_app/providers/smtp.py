@@ -16,6 +16,7 @@ The provider's message id is the Message-ID header the app gives each email.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from saleor_app.domain.email import OutgoingEmail
 from saleor_app.domain.errors import OutcomeUnknown, PermanentError, RetryableError
 from saleor_app.domain.provider_ports import CallbackTarget, Credentials
 from saleor_app.domain.providers import SenderInfo, SenderKind, normalise_email
-from saleor_app.providers.outbound_http import refusal_reason, system_resolver
+from saleor_app.providers.outbound_http import NOT_PUBLIC, refusal_reason, system_resolver
 
 SECURITY = ("starttls", "tls", "none")
 _CREDENTIALS = frozenset({"username", "password"})
@@ -153,16 +154,17 @@ class SmtpProvider:
 
     async def _socket(self, host: str, port: int) -> socket.socket:
         """A connected socket to a checked address of `host` (see the module docstring)."""
+        typed_address = _is_ip(host)
         try:
             addresses = await system_resolver(host, port)
-        except socket.gaierror as exc:
-            raise RetryableError(f"the SMTP host {host} could not be resolved: {exc}") from exc
+        except socket.gaierror as exc:  # retried (DNS may be down), in the words of a refusal: see NOT_PUBLIC
+            raise RetryableError(f"the SMTP host {host} {NOT_PUBLIC}") from exc
         if host not in self._allow_hosts:
             for address in addresses:
                 reason = refusal_reason(address)
                 if reason is not None:
-                    raise PermanentError(f"the SMTP host {host} resolves to {address}, {reason}; only public "
-                                         "internet addresses may be used")
+                    raise PermanentError(f"the SMTP host {host} is {reason}; only public internet addresses may "
+                                         "be used" if typed_address else f"the SMTP host {host} {NOT_PUBLIC}")
         last: Exception | None = None
         for address in addresses:
             family = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -177,6 +179,14 @@ class SmtpProvider:
                 continue
             return sock
         raise RetryableError(f"the SMTP server {host}:{port} could not be reached: {last or 'no address'}")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _reply(exc: aiosmtplib.SMTPResponseException) -> Exception:

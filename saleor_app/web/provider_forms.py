@@ -1,5 +1,5 @@
 """What the page's Providers view needs beside web/providers_api.py: the connect form of each provider kind, and
-each stored secret's last 4 characters (secrets are write-only; the full value never leaves the server)."""
+which credentials each account holds (secrets are write-only: no character of one leaves the server)."""
 
 from __future__ import annotations
 
@@ -49,14 +49,13 @@ _FORMS: dict[str, dict[str, list[dict[str, Any]]]] = {
 }
 
 
-def _last4(value: str) -> str:
-    return f"…{value[-4:]}" if len(value) > 8 else "…"
+SECRET_STORED = "stored"  # what a stored secret shows: even a few characters of one are a part of it
 
 
 @router.get("/provider-forms")
 async def provider_forms(user: OrderManagerDep, request: Request) -> dict[str, Any]:
-    """The connect form of each provider kind, and for each account its stored credentials: secrets as their
-    last 4 characters (enough to tell which token is in use), the others (account SID, user name) as they are."""
+    """The connect form of each provider kind, and for each account its stored credentials: a secret as "stored"
+    only, the others (account SID, user name) as they are."""
     providers = request.app.state.container.providers
     kinds = []
     for name, form in _FORMS.items():
@@ -69,6 +68,6 @@ async def provider_forms(user: OrderManagerDep, request: Request) -> dict[str, A
     for view in await providers.list(user.installation.id):
         secret = set(providers.connector(view.account.kind).secret_fields)
         credentials = await providers.credentials(view.account.id)
-        stored[view.account.key] = {name: _last4(value) if name in secret else value
+        stored[view.account.key] = {name: SECRET_STORED if name in secret else value
                                     for name, value in credentials.items() if value}
     return {"kinds": kinds, "stored": stored}

@@ -18,8 +18,10 @@ from saleor_app.domain.config_document import ConfigFileError
 from saleor_app.domain.config_file import dump_config, parse_config
 from saleor_app.domain.providers import ProviderSpec, ProviderStatus, SuppressionChannel
 from saleor_app.domain.triggers import TriggerSpec
+from saleor_app.engine.configure import ConfigureAutomation
 from saleor_app.engine.providers import CALLBACK_USER, ProviderView
 from saleor_app.store.tables import MessageRow
+from saleor_app.wiring import build_container
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.postmark import FakePostmark
 from tests.fakes.smtp import FakeSmtp
@@ -402,42 +404,49 @@ async def export_yaml(stack: EngineStack) -> str:
     return dump_config(await stack.container.configure.export_config(stack.installation.id))
 
 
-async def import_yaml(stack: EngineStack, text: str, *, dry_run: bool = False) -> list[str]:
+async def import_yaml(stack: EngineStack, text: str, *, dry_run: bool = False,
+                      configure: ConfigureAutomation | None = None) -> list[str]:
     parsed = parse_config(text)
-    report = await stack.container.configure.apply_config(stack.installation.id, parsed.document, dry_run=dry_run,
-                                                          locate=parsed.locate)
+    configure = configure or stack.container.configure
+    report = await configure.apply_config(stack.installation.id, parsed.document, dry_run=dry_run, locate=parsed.locate)
     return report.lines()
 
 
-async def test_providers_as_code_take_secrets_only_from_the_environment_and_export_none(
+async def test_providers_as_code_on_the_servers_shell_take_secrets_only_from_it_and_export_none(
         stack: EngineStack, postmark: FakePostmark, monkeypatch: pytest.MonkeyPatch) -> None:
     server = postmark.add_server("Shop", signatures=[SHOP])
-    base = await export_yaml(stack)
-    literal = base + ("providers:\n- key: postmark-main\n  kind: postmark\n  credentials:\n"
-                      f"    server_token: {server.token}\n")
-    with pytest.raises(ConfigFileError, match=r"write secrets as a \$\{ENV_VAR\} reference"):
-        await import_yaml(stack, literal)
-    text = base + ("providers:\n- key: postmark-main\n  kind: postmark\n  credentials:\n"
-                   "    server_token: ${PM_TOKEN}\n  settings:\n    message_stream: outbound\n"
-                   f"    mailboxes:\n    - address: {SHOP}\n      name: Shop\n"
-                   "suppressions:\n- channel: email\n  address: Gone@Example.com\n  reason: asked us by phone\n")
-    with pytest.raises(ConfigFileError, match="PM_TOKEN is not set") as unset:
-        await import_yaml(stack, text)
-    assert "line " in str(unset.value)
-    assert await stack.container.providers.list(stack.installation.id) == []  # nothing written
-    monkeypatch.setenv("PM_TOKEN", server.token)
-    assert await import_yaml(stack, text, dry_run=True) == [
-        "provider postmark-main: would be added and checked", "suppressions would be added: gone@example.com"]
-    lines = await import_yaml(stack, text)
-    assert lines[0].startswith("provider postmark-main: added, connected: Postmark server 'Shop'")
-    assert await import_yaml(stack, text) == [  # unchanged: no second check call, no second webhook
-        "nothing to change: the installation already has this configuration"]
-    assert len(next(iter(postmark.servers.values())).webhooks) == 1
+    shell = build_container(stack.container.settings, operator_shell=True)  # as `config import` builds it
+    try:
+        base = await export_yaml(stack)
+        literal = base + ("providers:\n- key: postmark-main\n  kind: postmark\n  credentials:\n"
+                          f"    server_token: {server.token}\n")
+        with pytest.raises(ConfigFileError, match=r"write secrets as a \$\{ENV_VAR\} reference"):
+            await import_yaml(stack, literal, configure=shell.configure)
+        text = base + ("providers:\n- key: postmark-main\n  kind: postmark\n  credentials:\n"
+                       "    server_token: ${PM_TOKEN}\n  settings:\n    message_stream: outbound\n"
+                       f"    mailboxes:\n    - address: {SHOP}\n      name: Shop\n"
+                       "suppressions:\n- channel: email\n  address: Gone@Example.com\n  reason: asked us by phone\n")
+        with pytest.raises(ConfigFileError, match="PM_TOKEN is not set") as unset:
+            await import_yaml(stack, text, configure=shell.configure)
+        assert "line " in str(unset.value)
+        assert await stack.container.providers.list(stack.installation.id) == []  # nothing written
+        monkeypatch.setenv("PM_TOKEN", server.token)
+        assert await import_yaml(stack, text, dry_run=True, configure=shell.configure) == [
+            "provider postmark-main: would be added and checked", "suppressions would be added: gone@example.com"]
+        lines = await import_yaml(stack, text, configure=shell.configure)
+        assert lines[0].startswith("provider postmark-main: added, connected: Postmark server 'Shop'")
+        assert await import_yaml(stack, text, configure=shell.configure) == [  # unchanged: no second check call
+            "nothing to change: the installation already has this configuration"]
+        assert len(next(iter(postmark.servers.values())).webhooks) == 1
+    finally:
+        await shell.aclose()
     exported = await export_yaml(stack)
     assert server.token not in exported
     assert "server_token: ${POSTMARK_MAIN_SERVER_TOKEN}" in exported
     assert "address: gone@example.com" in exported
     parse_config(exported)  # what export writes imports again
+    assert await import_yaml(stack, exported) == [  # through the app too: its references keep what is stored
+        "nothing to change: the installation already has this configuration"]
 
 
 async def invoke(stack: EngineStack, postmark: FakePostmark, *args: str, **env: str) -> Any:

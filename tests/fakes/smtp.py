@@ -35,6 +35,7 @@ class FakeSmtp:
         (`ca_file` is what the client must trust); `users`: require AUTH with these logins."""
         self.messages: list[EmailMessage] = []
         self.envelopes: list[Envelope] = []
+        self.logins: list[tuple[str, str]] = []  # every AUTH tried, right or wrong: what a client sent this server
         self.port = 0
         self._modes: list[tuple[str, Any]] = []
         self._tls_dir = tls_dir
@@ -73,6 +74,8 @@ class FakeSmtp:
 
     def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
                       data: Any) -> AuthResult:
+        if isinstance(data, LoginPassword):
+            self.logins.append((data.login.decode(), data.password.decode()))
         if isinstance(data, LoginPassword) and self._users is not None \
                 and self._users.get(data.login.decode()) == data.password.decode():
             return AuthResult(success=True)

@@ -66,8 +66,9 @@ async def test_a_name_resolving_to_a_private_address_is_refused() -> None:
         return ["10.0.0.7"]
 
     async with GuardedHttpClient(timeout=scaled(10), resolver=resolver) as client:
-        with pytest.raises(OutboundRefused, match=r"cdn.shop.example \(it resolves to 10.0.0.7\)"):
+        with pytest.raises(OutboundRefused, match="cdn.shop.example: it could not be resolved to a public") as caught:
             await GuardedAudioLinkCheck(client)("https://cdn.shop.example/hello.mp3")
+        assert "10.0.0.7" not in str(caught.value)  # the server's resolver answer stays on the server
 
 
 @pytest.mark.parametrize(("url", "problem"), [

@@ -67,8 +67,13 @@ async def test_smtp_hosts_must_be_public_and_settings_are_checked() -> None:
     provider = SmtpProvider(timeout=1.0)
     settings = provider.validate({}, {"host": "127.0.0.1", "port": 25, "security": "none",
                                       "from_address": "shop@example.com"})
-    with pytest.raises(PermanentError, match="resolves to 127.0.0.1, a loopback address"):
+    with pytest.raises(PermanentError, match="SMTP host 127.0.0.1 is a loopback address"):  # typed: named
         await provider.check({}, settings)
+    named = provider.validate({}, {"host": "localhost", "port": 25, "security": "none",
+                                   "from_address": "shop@example.com"})
+    with pytest.raises(PermanentError, match="SMTP host localhost could not be resolved to a public") as caught:
+        await provider.check({}, named)
+    assert "127.0.0.1" not in str(caught.value) and "loopback" not in str(caught.value)  # what DNS said stays here
     with pytest.raises(ValueError, match="would send the password unencrypted"):
         provider.validate({"username": "a", "password": "b"}, {"host": "smtp.example.com", "security": "none",
                                                                "from_address": "shop@example.com"})

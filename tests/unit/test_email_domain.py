@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from saleor_app.domain.email import EmailConfig, Mailbox, RecipientType, pick_mailbox, pick_recipient
 from saleor_app.domain.errors import SkipJob
-from saleor_app.domain.provider_config import ProviderDoc
+from saleor_app.domain.provider_config import THROUGH_THE_APP, ProviderDoc, ShellEnvironment, StoredCredentials
 from saleor_app.domain.providers import (
     MessageState,
     ProviderAccount,
@@ -107,8 +107,30 @@ def test_message_states_only_move_forward() -> None:
     assert advanced_state(MessageState.OPENED, MessageState.COMPLAINED) is MessageState.COMPLAINED
 
 
-def test_provider_documents_hold_references_never_secrets() -> None:
-    assert ProviderDoc(key="pm", kind="postmark", credentials={"server_token": "${PM}"}).credentials == {
-        "server_token": "${PM}"}
-    with pytest.raises(ValidationError, match=r"never the secret itself"):
-        ProviderDoc(key="pm", kind="postmark", credentials={"server_token": "abc-123"})
+def test_a_file_sent_to_the_app_sets_no_credential_and_reads_no_variable() -> None:
+    looked_up: list[str] = []
+
+    def lookup(name: str) -> str | None:
+        looked_up.append(name)
+        return {"PM": "pm-token"}.get(name)
+
+    shell = ShellEnvironment(lookup)
+    app = StoredCredentials()
+    doc = ProviderDoc(key="pm", kind="postmark", credentials={"server_token": " ${PM} "})
+    assert doc.credentials == {"server_token": "${PM}"}
+    at = ("providers", 0, "credentials", "server_token")
+    refused = [(at, THROUGH_THE_APP)]
+    assert app.credentials(doc, ("providers", 0), None) == ({}, refused)  # a new provider: set it elsewhere
+    assert app.credentials(doc, ("providers", 0), {"server_token": "stored"}) == ({"server_token": "stored"}, [])
+    literal = doc.model_copy(update={"credentials": {"server_token": "abc-123"}})
+    assert app.credentials(literal, ("providers", 0), {"server_token": "stored"}) == ({"server_token": "stored"},
+                                                                                      refused)
+    assert looked_up == []  # never: not even to say whether a variable is set
+
+    assert shell.credentials(doc, ("providers", 0), None) == ({"server_token": "pm-token"}, [])
+    unset = doc.model_copy(update={"credentials": {"server_token": "${NOPE}"}})
+    assert shell.credentials(unset, ("providers", 0), {"server_token": "stored"}) == ({"server_token": "stored"}, [])
+    [(where, problem)] = shell.credentials(unset, ("providers", 0), None)[1]
+    assert where == at and "NOPE is not set" in problem
+    [(where, problem)] = shell.credentials(literal, ("providers", 0), None)[1]
+    assert where == at and "never the secret itself" in problem

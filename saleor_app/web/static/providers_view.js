@@ -1,5 +1,5 @@
 // Providers: connect Postmark, SMTP and Twilio, test the connection, and choose senders. Secrets are write-only:
-// the page shows their last 4 characters; an empty secret input keeps the stored one.
+// the page shows that one is stored, never any of its characters; an empty secret input keeps the stored one.
 import { clear, h, slug, uniqueKey } from "./dom.js";
 import { fieldBox } from "./forms.js";
 
@@ -76,7 +76,7 @@ function openForm(ctx, editor, forms, kind, account, accounts, reload) {
   const inputs = {};
   const credentialBoxes = kind.credentials.map((field) => {
     const input = h("input", { type: field.secret ? "password" : "text", autocomplete: "off", spellcheck: "false",
-      value: field.secret ? "" : stored[field.name] || "", placeholder: field.secret && stored[field.name] ? `stored: ${stored[field.name]} (empty keeps it)` : "" });
+      value: field.secret ? "" : stored[field.name] || "", placeholder: field.secret && stored[field.name] ? "stored (empty keeps it)" : "" });
     inputs[`credentials.${field.name}`] = input;
     return fieldBox(`credentials.${field.name}`, field.label, input, field.help || "", { required: field.required });
   });
