@@ -65,6 +65,7 @@ from saleor_app.queues.celery_worker import counted
 from saleor_app.queues.dispatcher import CeleryDispatcher
 from saleor_app.queues.inprocess import InProcessRunner
 from saleor_app.saleor.clients import SaleorClients
+from saleor_app.saleor.graphql_client import connect_timeout
 from saleor_app.saleor.keys import SaleorKeys
 from saleor_app.saleor.manifest import webhook_definitions
 from saleor_app.saleor.register import RegisterInstallation
@@ -305,9 +306,8 @@ def build_container(
     cipher = SecretCipher(encryption_keys(settings))
     clock = clock or SystemClock()
     timeout = settings.saleor_timeout_seconds
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False, transport=saleor_transport
-    )
+    http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=connect_timeout(timeout)),
+                             follow_redirects=False, transport=saleor_transport)
     installations = SqlInstallationRepository(engine, cipher, cache_seconds=settings.installation_cache_seconds)
     inbox = SqlWebhookInbox(settings.database_url)
     keys = SaleorKeys(installations, http, refetch_interval=settings.jwks_refetch_interval_seconds)

@@ -53,6 +53,12 @@ def _printed(name: str) -> str:
     return print_ast(parsed(name))
 
 
+def connect_timeout(timeout: float) -> float:
+    """Half of SALEOR_TIMEOUT_SECONDS may go to connecting (5 s at the default 10): a Saleor that does not take the
+    connection soon is down, and the rest is left for its answer."""
+    return timeout / 2
+
+
 class SaleorGraphQLClient:
     """One installation's endpoint and token; keeps one HTTP connection pool open between calls.
 
@@ -64,7 +70,7 @@ class SaleorGraphQLClient:
         transport = HTTPXAsyncTransport(
             saleor_api_url,
             headers={"Authorization": f"Bearer {token}"},
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            timeout=httpx.Timeout(timeout, connect=connect_timeout(timeout)),
             follow_redirects=False,
         )
         self._client = Client(transport=transport, execute_timeout=timeout + 1)
