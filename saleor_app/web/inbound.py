@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from saleor_app.domain.errors import Refused, RetryableError
 from saleor_app.engine.inbound import ReceiveInbound
 from saleor_app.saleor.responses import ApiError
+from saleor_app.web.ids import RowId
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -24,7 +25,7 @@ def inbound_router(receive: ReceiveInbound) -> APIRouter:
     router = APIRouter(tags=["inbound"])
 
     @router.post("/api/inbound/{trigger_id}/{secret}", status_code=202)
-    async def inbound(trigger_id: int, secret: str, request: Request) -> JSONResponse:
+    async def inbound(trigger_id: RowId, secret: str, request: Request) -> JSONResponse:
         """Fire an inbound-webhook trigger for one order. Body: `{"order": "<order id or number>"}` as JSON or a
         form (or `?order=`), optionally `"id"`: your id for this call, so a retried call counts once."""
         fields = await _fields(request)

@@ -23,6 +23,7 @@ from saleor_app.engine.provider_events import ReceiveProviderEvents
 from saleor_app.engine.providers import CALLBACK_USER, ManageProviders
 from saleor_app.providers.postmark_events import PayloadError, read_event
 from saleor_app.saleor.responses import ApiError
+from saleor_app.web.ids import RowId
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def postmark_router(providers: ManageProviders, receive: ReceiveProviderEvents, 
     router = APIRouter(tags=["providers"])
 
     @router.post("/api/providers/postmark/{account_id}/events", name=ROUTE_NAME)
-    async def postmark_events(account_id: int, request: Request) -> JSONResponse:
+    async def postmark_events(account_id: RowId, request: Request) -> JSONResponse:
         """A Postmark webhook; authenticated with the account's basic-auth credentials."""
         try:
             account = await providers.account_by_id(account_id)

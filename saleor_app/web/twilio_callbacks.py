@@ -21,6 +21,7 @@ from saleor_app.domain.providers import ProviderAccount
 from saleor_app.engine.telephony_callbacks import ReceiveTelephonyCallbacks
 from saleor_app.providers.twilio_signature import valid_signature
 from saleor_app.saleor.responses import ApiError
+from saleor_app.web.ids import RowId
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def twilio_router(receive: ReceiveTelephonyCallbacks, providers: ProviderStore,
     router = APIRouter(tags=["twilio"], include_in_schema=False)
     base = api_base_url.rstrip("/")
 
-    async def verified(account_id: int, request: Request) -> tuple[ProviderAccount, dict[str, str]]:
+    async def verified(account_id: RowId, request: Request) -> tuple[ProviderAccount, dict[str, str]]:
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             raise ApiError(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
@@ -56,17 +57,17 @@ def twilio_router(receive: ReceiveTelephonyCallbacks, providers: ProviderStore,
             raise ApiError(503, "unavailable", f"could not record the callback: {exc}") from exc
 
     @router.post("/api/twilio/{account_id}/sms-status")
-    async def sms_status(account_id: int, request: Request) -> JSONResponse:
+    async def sms_status(account_id: RowId, request: Request) -> JSONResponse:
         account, params = await verified(account_id, request)
         return JSONResponse({"success": True, "done": await handled(receive.sms_status(account, params))})
 
     @router.post("/api/twilio/{account_id}/call-status")
-    async def call_status(account_id: int, request: Request) -> JSONResponse:
+    async def call_status(account_id: RowId, request: Request) -> JSONResponse:
         account, params = await verified(account_id, request)
         return JSONResponse({"success": True, "done": await handled(receive.call_status(account, params))})
 
     @router.post("/api/twilio/{account_id}/inbound")
-    async def inbound(account_id: int, request: Request) -> Response:
+    async def inbound(account_id: RowId, request: Request) -> Response:
         account, params = await verified(account_id, request)
         await handled(receive.inbound(account, params))
         return Response(_EMPTY_TWIML, media_type="text/xml")

@@ -1,0 +1,73 @@
+"""Hostile input answers a clear 4xx: ids past the database's range, NUL bytes, deeply nested JSON and YAML."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from tests.e2e.engine_stack import EngineStack, engine_stack
+
+BAD_IDS = (0, -1, 2**31, 2**63, 10**30)  # a cursor may be 0 (an empty log's newest id): only paths refuse it
+
+
+@pytest.fixture
+async def stack(settings) -> AsyncIterator[EngineStack]:
+    async for built in engine_stack(settings):
+        yield built
+
+
+@pytest.fixture
+async def client(stack: EngineStack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=str(stack.container.settings.app_url),
+                                 headers=stack.dashboard_headers()) as http:
+        yield http
+
+
+def _refused(response: httpx.Response) -> None:
+    assert 400 <= response.status_code < 500, f"{response.request.method} {response.request.url}: " \
+                                              f"{response.status_code} {response.text[:300]}"
+
+
+@pytest.mark.parametrize("big", BAD_IDS)
+async def test_ids_out_of_range_are_refused_in_paths_and_queries(client: httpx.AsyncClient, big: int) -> None:
+    cursor = big if big > 0 else -1
+    for method, url in (
+        ("GET", f"/api/v1/activity?before={cursor}"),
+        ("GET", f"/api/v1/activity?after={cursor}"),
+        ("GET", f"/api/v1/tasks?before={cursor}"),
+        ("GET", f"/api/v1/rules/x/backfill?after={cursor}"),
+        ("POST", f"/api/inbound/{big}/secret"),
+        ("POST", f"/api/twilio/{big}/sms-status"),
+        ("POST", f"/api/twilio/{big}/call-status"),
+        ("POST", f"/api/twilio/{big}/inbound"),
+        ("POST", f"/api/providers/postmark/{big}/events"),
+        ("GET", f"/api/v1/messages?job={big}"),
+        ("GET", f"/api/v1/jobs/{big}/replay"),
+        ("POST", f"/api/v1/jobs/{big}/replay"),
+        ("POST", f"/api/v1/tasks/{big}/complete"),
+        ("POST", f"/api/v1/tasks/{big}/cancel"),
+    ):
+        _refused(await client.request(method, url, json={}))
+    _refused(await client.post(f"/api/v1/jobs/{big}/resolve", json={"note": "x"}))
+
+
+async def test_nul_bytes_are_refused(client: httpx.AsyncClient) -> None:
+    _refused(await client.get("/api/v1/tasks", params={"assignee": "a\x00b"}))
+    _refused(await client.get("/api/v1/activity", params={"order": "a\x00b"}))
+    _refused(await client.get("/api/v1/orders/a%00b/automation"))
+    _refused(await client.post("/api/v1/rules", json={"key": "nul", "name": "a\x00b", "stage": "paid",
+                                                       "kind": "add_note", "config": {"message": "hi"}}))
+    _refused(await client.put("/api/v1/team/members/nul", json={"name": "a\x00b", "email": "a@example.com"}))
+
+
+async def test_deep_json_and_yaml_are_refused(client: httpx.AsyncClient) -> None:
+    _refused(await client.put("/api/v1/workflows/deep", content=b"[" * 100_000 + b"]" * 100_000,
+                              headers={"content-type": "application/json"}))
+    _refused(await client.put("/api/v1/workflows/deep", content=b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+                              headers={"content-type": "application/json"}))
+    deep_mapping = "".join(f"{' ' * depth}k{depth}:\n" for depth in range(3000)) + " " * 3000 + "x: 1\n"
+    for document in ("[" * 20_000 + "]" * 20_000, deep_mapping, "settings: " + "9" * 5000 + "\n",
+                     "{a: " * 20_000 + "1" + "}" * 20_000):
+        _refused(await client.put("/api/v1/config?dry_run=true", content=document.encode()))
