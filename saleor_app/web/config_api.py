@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -15,7 +17,10 @@ from saleor_app.saleor.responses import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["configuration"])
 
-MAX_CONFIG_BYTES = 1_000_000  # a large shop's configuration is tens of kilobytes
+# Parsing and checking a configuration is pure Python (PyYAML, pydantic): a maximal document (1 MB, the size cap of
+# web/request_guard.py, with documents.MAX_NODES values) takes a second or two. It runs in this one thread, one
+# document at a time, so the event loop keeps answering webhooks and /health meanwhile (bench/hostile_import.py).
+_PARSER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="config-parse")
 
 
 def _configure(request: Request) -> ConfigureAutomation:
@@ -43,15 +48,13 @@ async def import_config(
     """Make the body (YAML, or JSON, which is YAML too) the installation's configuration, all or nothing.
 
     422 lists every problem with its line and column; nothing is changed then."""
-    body = await request.body()
-    if len(body) > MAX_CONFIG_BYTES:
-        raise ApiError(413, "TOO_LARGE", f"a configuration is at most {MAX_CONFIG_BYTES} bytes")
+    body = await request.body()  # capped (1 MB) and time-bound by web/request_guard.py
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError(422, "INVALID_CONFIG", "the body is not UTF-8 text") from exc
     try:
-        parsed = parse_config(text)
+        parsed = await asyncio.get_running_loop().run_in_executor(_PARSER, parse_config, text)
         report = await _configure(request).apply_config(user.installation.id, parsed.document, dry_run=dry_run,
                                                         locate=parsed.locate)
     except ConfigFileError as exc:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from saleor_app.domain.documents import load_json
 from saleor_app.domain.errors import Refused
 from saleor_app.domain.kinds import UnknownKind, validate_config
 from saleor_app.domain.sequences import NumberSequence, SequenceSpec
@@ -255,8 +256,8 @@ async def save_workflow(key: str, request: Request, user: OrderManagerDep) -> An
     A refusal (a cycle, an unknown workflow or member) names the step's field: `steps.1.config.workflow`."""
     async def save() -> dict[str, Any]:
         try:
-            body = await request.json()
-        except ValueError as exc:
+            body = load_json(await request.body())
+        except ValueError as exc:  # not JSON, or beyond documents.py's limits
             raise _Invalid([{"field": "", "message": f"the body is not valid JSON: {exc}"}]) from exc
         spec = _workflow_spec(key, body)
         return _workflow(await _employees(request).workflows.save(user.installation.id, spec))

@@ -67,7 +67,16 @@ async def test_deep_json_and_yaml_are_refused(client: httpx.AsyncClient) -> None
                               headers={"content-type": "application/json"}))
     _refused(await client.put("/api/v1/workflows/deep", content=b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
                               headers={"content-type": "application/json"}))
-    deep_mapping = "".join(f"{' ' * depth}k{depth}:\n" for depth in range(3000)) + " " * 3000 + "x: 1\n"
+    # Deep enough to pass Python's parser but not orjson's encoder when stored (255 levels), in a model's field:
+    nested = '{"a":' * 300 + "1" + "}" * 300
+    _refused(await client.post("/api/v1/rules", content=f'{{"key": "deep", "name": "deep", "stage": "paid", '
+                               f'"kind": "add_note", "config": {{"message": "hi", "extra": {nested}}}}}',
+                               headers={"content-type": "application/json"}))
+    _refused(await client.put("/api/v1/workflows/deep", content=f'{{"name": "deep", "steps": [{{"key": "a", '
+                              f'"kind": "add_note", "config": {nested}}}]}}', headers={"content-type": "text/plain"}))
+    # 1,000 levels of block mapping (500 KB of indentation, under the size cap) and 3,000 as a flow mapping.
+    deep_mapping = "".join(f"{' ' * depth}k{depth}:\n" for depth in range(1000)) + " " * 1000 + "x: 1\n"
     for document in ("[" * 20_000 + "]" * 20_000, deep_mapping, "settings: " + "9" * 5000 + "\n",
-                     "{a: " * 20_000 + "1" + "}" * 20_000):
+                     "{a: " * 3000 + "1" + "}" * 3000, 'settings: {time_zone: "Europe/\\0Paris"}\n'):
         _refused(await client.put("/api/v1/config?dry_run=true", content=document.encode()))
+
