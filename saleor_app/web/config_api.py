@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from saleor_app.domain.config_document import ConfigFileError
-from saleor_app.domain.config_file import data_of, dump_config, parse_config
+from saleor_app.domain.config_file import data_of, dump_config
 from saleor_app.engine.configure import ConfigureAutomation
 from saleor_app.saleor.dashboard_auth import OrderManagerDep
 from saleor_app.saleor.responses import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["configuration"])
 
-# Parsing and checking a configuration is pure Python (PyYAML, pydantic): a maximal document (1 MB, the size cap of
-# web/request_guard.py, with documents.MAX_NODES values) takes a second or two. It runs in this one thread, one
-# document at a time, so the event loop keeps answering webhooks and /health meanwhile (bench/hostile_import.py).
-_PARSER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="config-parse")
 
 
 def _configure(request: Request) -> ConfigureAutomation:
@@ -54,9 +48,9 @@ async def import_config(
     except UnicodeDecodeError as exc:
         raise ApiError(422, "INVALID_CONFIG", "the body is not UTF-8 text") from exc
     try:
-        parsed = await asyncio.get_running_loop().run_in_executor(_PARSER, parse_config, text)
+        parsed = await request.app.state.container.config_parsing(text)  # off the event loop
         report = await _configure(request).apply_config(user.installation.id, parsed.document, dry_run=dry_run,
-                                                        locate=parsed.locate)
+                                                        locate=parsed.locate, checked=parsed.checked)
     except ConfigFileError as exc:
         raise ApiError(422, "INVALID_CONFIG", str(exc)) from exc
     return {"success": True, "report": report.as_dict(), "summary": report.lines()}
