@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -80,3 +81,36 @@ async def test_deep_json_and_yaml_are_refused(client: httpx.AsyncClient) -> None
                      "{a: " * 3000 + "1" + "}" * 3000, 'settings: {time_zone: "Europe/\\0Paris"}\n'):
         _refused(await client.put("/api/v1/config?dry_run=true", content=document.encode()))
 
+
+
+def test_every_integer_in_a_path_or_query_is_bounded(container, settings) -> None:
+    """One id type: a new route with a bare `int` id would reach the database with any number again."""
+    import typing
+
+    from annotated_types import Le
+    from fastapi.routing import APIRoute
+
+    from saleor_app.app import create_app
+    from saleor_app.web.ids import MAX_ROW_ID
+
+    def routes(listed: list[Any]) -> Iterator[APIRoute]:
+        for route in listed:
+            if isinstance(route, APIRoute):
+                yield route
+            elif hasattr(route, "original_router"):  # FastAPI keeps an included router as one entry
+                yield from routes(route.original_router.routes)
+
+    unbounded = []
+    walked = list(routes(create_app(settings, container).routes))
+    assert any(route.path == "/api/v1/jobs/{job_id}/replay" for route in walked)
+    for route in walked:
+        for param in (*route.dependant.path_params, *route.dependant.query_params):
+            annotation = param.field_info.annotation
+            if int not in (annotation, *typing.get_args(annotation)):
+                continue
+            ceilings = [m.le for m in param.field_info.metadata if isinstance(m, Le)]
+            ceilings += [m.le for m in param.field_info.metadata if getattr(m, "le", None) is not None
+                         and not isinstance(m, Le)]
+            if not ceilings or min(ceilings) > MAX_ROW_ID:
+                unbounded.append(f"{route.path} {param.name}")
+    assert unbounded == []
