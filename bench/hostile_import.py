@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +31,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.ingest import free_port, server  # noqa: E402
+from bench.ingest import free_port  # noqa: E402
 from tests.fakes.signing import SaleorSigner  # noqa: E402
 
 API_URL = "https://bench.example.com/graphql/"
@@ -64,6 +66,32 @@ def deep_document() -> bytes:
 
     body = "[" * (MAX_DEPTH - 2) + "1" + "]" * (MAX_DEPTH - 2)  # under the root mapping and the list of "a"
     return ("a: [" + ", ".join([body] * ((MAX_NODES - 10) // (MAX_DEPTH - 1))) + "]\n").encode()
+
+
+@contextlib.contextmanager
+def server(env: dict[str, str], port: int, log: Path) -> Iterator[None]:
+    """The app in its own process; its log goes to a file (a pipe nobody reads fills up and stalls the server)."""
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "saleor_app.cli", "serve", "--port", str(port),
+                                    "--no-migrate"], env=env, cwd=REPO, stdout=out, stderr=out)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit(f"the server did not start:\n{log.read_text()[-2000:]}") from None
+                    time.sleep(0.2)
+            yield
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 async def seed(database_url: str, data_dir: Path, signer: SaleorSigner) -> None:
@@ -141,23 +169,21 @@ def main() -> None:
     signer = SaleorSigner()
     shapes = {"none (baseline)": b"", "wide (10k keys)": wide_document(), "rules (2.2k rules)": rules_document(),
               "deep (64 levels)": deep_document()}
-    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
-        work = Path(tmp)
-        database_url = f"sqlite:///{work / 'app.db'}"
-        env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(work), "LOG_LEVEL": "WARNING",
-               "SYNC_WEBHOOKS_ON_STARTUP": "false", "APP_ENV": "dev", "CATCH_UP_INTERVAL_SECONDS": "0"}
-        subprocess.run([sys.executable, "-m", "saleor_app.cli", "migrate"], env=env, cwd=REPO, check=True,
-                       capture_output=True)
-        asyncio.run(seed(database_url, work, signer))
-        port = free_port()
-        print(f"{'document':<20}{'bytes':>9}{'imports':>8}{'import s':>9}{'status':>7}"
-              f"{'health p50':>11}{'p99':>7}{'max':>7}{'ingest p50':>11}{'p99':>7}{'max':>7}  (ms)", flush=True)
-        with server([sys.executable, "-m", "saleor_app.cli", "serve", "--port", str(port), "--no-migrate"],
-                    env, port, REPO):
-            for label, document in shapes.items():
+    print(f"{'document':<20}{'bytes':>9}{'imports':>8}{'import s':>9}{'status':>7}"
+          f"{'health p50':>11}{'p99':>7}{'max':>7}{'ingest p50':>11}{'p99':>7}{'max':>7}  (ms)", flush=True)
+    for label, document in shapes.items():  # a fresh app and database each: no backlog from the run before
+        with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+            work = Path(tmp)
+            database_url = f"sqlite:///{work / 'app.db'}"
+            env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(work), "LOG_LEVEL": "WARNING",
+                   "SYNC_WEBHOOKS_ON_STARTUP": "false", "APP_ENV": "dev", "CATCH_UP_INTERVAL_SECONDS": "0"}
+            subprocess.run([sys.executable, "-m", "saleor_app.cli", "migrate"], env=env, cwd=REPO, check=True,
+                           capture_output=True)
+            asyncio.run(seed(database_url, work, signer))
+            port = free_port()
+            with server(env, port, work / "server.log"):
                 figures = asyncio.run(measure(f"http://127.0.0.1:{port}", signer, document, args.seconds))
-                _print_row(label, len(document), figures)
-
+            _print_row(label, len(document), figures)
 
 def _print_row(label: str, size: int, figures: dict[str, object]) -> None:
     imports = figures["imports"]

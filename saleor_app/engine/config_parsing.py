@@ -3,7 +3,7 @@
 Parsing and checking are pure Python (PyYAML's composer, pydantic, the template parser): a maximal document (the
 1 MB cap of web/request_guard.py, documents.MAX_NODES values) takes seconds of CPU. On the event loop that stopped
 every webhook and /health; in a thread it still took the GIL from them (every await waited up to the 5 ms switch
-interval, measured p99 of 0.7–2.7 s); in a process the loop only unpickles the result. One process, one document
+interval: /health p99 0.26–2.8 s); in a process the loop only unpickles the result. One process, one document
 at a time, so a flood of imports queues here instead of taking every core (bench/hostile_import.py).
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,9 +36,16 @@ def parse_reporting(text: str) -> Outcome:
         return None, problems
 
 
+def _lower_priority() -> None:
+    # On a machine with few cores the parse still competes with the web process for CPU; the scheduler should
+    # prefer webhooks and /health over an import that may take seconds anyway.
+    os.nice(10)
+
+
 def _process_pool() -> Executor:
     # spawn, not fork: the app's process has threads (the inbox writer, the runner) a fork would copy mid-lock.
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_lower_priority)
 
 
 class ConfigParsing:
