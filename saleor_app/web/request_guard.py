@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from saleor_app import metrics
 from saleor_app.domain.documents import DocumentRefused, load_json, nul_in_text
 
 WEBHOOK_PREFIX = "/api/webhooks/"
@@ -76,6 +77,8 @@ class RequestGuard:
             if body and not path.startswith(WEBHOOK_PREFIX):
                 _check_body(scope, body)
         except _Refusal as refusal:
+            if path.startswith(WEBHOOK_PREFIX):
+                metrics.webhook_answered(refusal.status)  # counted with the answers saleor/webhooks.py gives
             await _respond(send, refusal)
             return
         await self._app(scope, _replay(body, receive), send)
