@@ -35,6 +35,7 @@ from saleor_app.web.inbound import inbound_router
 from saleor_app.web.metrics import metrics_router
 from saleor_app.web.pages import pages_router
 from saleor_app.web.postmark_webhooks import postmark_router
+from saleor_app.web.request_guard import RequestGuard, body_limits
 from saleor_app.web.twilio_callbacks import twilio_router
 from saleor_app.wiring import Container, build_container
 
@@ -74,6 +75,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.add_middleware(WebhookIngress, handler=webhooks)
     app.add_middleware(FramePolicy, origins=settings.dashboard_origins)  # who may frame the page and API
+    # Outermost: every body is capped and time-bound, and NUL or too-deep JSON refused, before any route reads it.
+    app.add_middleware(RequestGuard, timeout_seconds=settings.request_body_timeout_seconds,
+                       limits=body_limits(webhook_max_bytes=settings.webhook_max_body_bytes,
+                                          default_max_bytes=settings.request_max_body_bytes))
     app.state.dashboard_auth = DashboardAuthenticator(container.installations, container.keys)
     app.include_router(api.router)
     app.include_router(activity_api.router)

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     log_format: str = Field("json", pattern="^(json|text)$")
 
     webhook_max_body_bytes: int = 1_000_000
+    request_max_body_bytes: int = Field(1_000_000, ge=1024, description="body cap of routes without their own")
+    request_body_timeout_seconds: float = Field(30.0, gt=0, description="a body not received by then gets 408")
     jwks_refetch_interval_seconds: float = 60.0
     installation_cache_seconds: float = 5.0
     saleor_timeout_seconds: float = 10.0

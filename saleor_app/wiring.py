@@ -22,6 +22,7 @@ from saleor_app.engine.actions import HANDLERS, PREVIEWS, Previewer
 from saleor_app.engine.alerts import FailureAlerts
 from saleor_app.engine.backfill import Backfill
 from saleor_app.engine.catchup import CatchUp
+from saleor_app.engine.config_parsing import ConfigParsing
 from saleor_app.engine.configure import ConfigureAutomation
 from saleor_app.engine.dry_run import DryRun
 from saleor_app.engine.email import EmailService
@@ -247,6 +248,7 @@ class Container:
     email: ClientEmail
     order_desk: OrderDesk  # the order widget's and popup's reads and staff actions
     alerts: FailureAlerts  # the banner, the daily digest, Saleor app problems
+    config_parsing: ConfigParsing = field(default_factory=ConfigParsing)  # off the event loop
 
     async def sync_all_webhooks(self) -> None:
         for installation in await self.installations.list_active():
@@ -285,6 +287,7 @@ class Container:
         await self.outbound.aclose()
         self.telephony.api.close()
         self.email.postmark.close()
+        self.config_parsing.close()
         await self.engine.dispose()
 
 

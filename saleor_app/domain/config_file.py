@@ -184,6 +184,7 @@ def check_config(document: ConfigDocument) -> CheckedConfig:
 class ParsedConfig:
     document: ConfigDocument
     locate: Locator | None = None
+    checked: CheckedConfig | None = None  # check_config's result, so that applying it does not check again
 
 
 def parse_config(text: str) -> ParsedConfig:
@@ -197,10 +198,10 @@ def parse_config(text: str) -> ParsedConfig:
     except ValidationError as exc:
         raise ConfigFileError(problems_of(exc, ())).located(locate) from None
     try:
-        check_config(document)
+        checked = check_config(document)
     except ConfigFileError as exc:
         raise exc.located(locate) from None
-    return ParsedConfig(document, locate)
+    return ParsedConfig(document, locate, checked)
 
 
 def data_of(document: ConfigDocument) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from saleor_app.domain.documents import MAX_DEPTH, MAX_INT_DIGITS, MAX_NODES, nul_in_text, too_deep
+
 Path = tuple[str | int, ...]
 
 
@@ -34,7 +36,35 @@ class YamlProblem(ValueError):
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    """The composer bounded (documents.py): it recurses once per level, so depth is checked before each descent
+    and the node count as it goes; a scalar with a NUL or a number too long to be one is refused where it is."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise YamlProblem(f"the file has more than {MAX_NODES} values", _where(event.start_mark))
+        nests = isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent)
+        if nests:
+            if self._depth >= MAX_DEPTH:
+                raise YamlProblem(str(too_deep()), _where(event.start_mark))
+            self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            if nests:
+                self._depth -= 1
+        if isinstance(node, yaml.ScalarNode):
+            if "\x00" in node.value:
+                raise YamlProblem(str(nul_in_text()), _where(node.start_mark))
+            if node.tag == "tag:yaml.org,2002:int" and len(node.value.lstrip("+-")) > MAX_INT_DIGITS:
+                raise YamlProblem(f"a number has more than {MAX_INT_DIGITS} digits", _where(node.start_mark))
+        return node
 
 
 _Loader.yaml_implicit_resolvers = {

@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 
+from saleor_app.domain.errors import PermanentError
+
 # Saleor's lowercase `Saleor-Event` values the app subscribes to, per webhook.
 ORDER_EVENTS = frozenset(
     {
@@ -32,6 +34,20 @@ APP_EVENTS = frozenset({"app_deleted", "app_status_changed"})
 # It is not in ORDER_EVENTS, so a webhook claiming it is refused.
 CAUGHT_UP_EVENT = "caught_up"
 
+# What the inbox's columns hold (store/tables.py). A Saleor order id is base64 of "Order:<uuid>", about 50
+# characters; a longer one, or one with a NUL (which PostgreSQL's text cannot hold), is no order of Saleor's.
+MAX_ORDER_ID_LENGTH = 255
+MAX_ISSUED_AT_LENGTH = 64
+
+
+class DeliveryRefused(PermanentError):  # noqa: N818 - an answer, like Refused
+    """A verified delivery the app cannot store (an order id no Saleor sends): 400, and it alone; the deliveries
+    committed with it are stored and acknowledged."""
+
+    def __init__(self, message: str, order_id: str | None = None) -> None:
+        super().__init__(message)
+        self.order_id = order_id
+
 
 @dataclass(frozen=True, slots=True)
 class WebhookDelivery:
@@ -50,7 +66,8 @@ class WebhookDelivery:
 
 
 def triage(installation_id: int, event: str, body: bytes, received_at: datetime) -> WebhookDelivery:
-    """Read what ingest needs from a verified body; a body that does not parse is kept and flagged."""
+    """Read what ingest needs from a verified body; a body that does not parse is kept and flagged.
+    DeliveryRefused when its order id cannot be one."""
     digest = hashlib.sha256(body).hexdigest()
     payload: dict[str, Any] | None = None
     parse_error: str | None = None
@@ -68,8 +85,12 @@ def triage(installation_id: int, event: str, body: bytes, received_at: datetime)
         order = payload.get("order")
         if isinstance(order, dict) and isinstance(order.get("id"), str):
             order_id = order["id"]
-        if isinstance(payload.get("issuedAt"), str):
-            issued_at = payload["issuedAt"]
+            if len(order_id) > MAX_ORDER_ID_LENGTH or "\x00" in order_id:
+                raise DeliveryRefused(f"the order id is not one Saleor sends (over {MAX_ORDER_ID_LENGTH} characters "
+                                      "or with a NUL character)", order_id[:100])
+        issued = payload.get("issuedAt")
+        if isinstance(issued, str) and len(issued) <= MAX_ISSUED_AT_LENGTH and "\x00" not in issued:
+            issued_at = issued  # informational: one that does not fit is left out, not a reason to lose the event
         self_caused = is_self_caused(payload)
     return WebhookDelivery(
         installation_id=installation_id,

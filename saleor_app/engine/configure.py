@@ -19,7 +19,7 @@ from typing import Protocol
 
 from saleor_app.domain.automation import Activity, AutomationSettings, Job
 from saleor_app.domain.config_document import ConfigDocument, ConfigFileError, ConfigProblem
-from saleor_app.domain.config_file import check_config, document_from, target_problem
+from saleor_app.domain.config_file import CheckedConfig, check_config, document_from, target_problem
 from saleor_app.domain.config_yaml import Locator, Path
 from saleor_app.domain.errors import PermanentError
 from saleor_app.domain.jobs import JobState
@@ -188,11 +188,12 @@ class ConfigureAutomation:
         return await self._sections.export(installation_id, document) if self._sections is not None else document
 
     async def apply_config(self, installation_id: int, document: ConfigDocument, *, dry_run: bool = False,
-                           locate: Locator | None = None) -> ApplyReport:
+                           locate: Locator | None = None, checked: CheckedConfig | None = None) -> ApplyReport:
         """Make the installation's configuration the document's, all or nothing; with `dry_run`, only say what
-        would change. ConfigFileError (located with `locate`, the parsed text's positions) lists every problem."""
+        would change. ConfigFileError (located with `locate`, the parsed text's positions) lists every problem.
+        `checked`: check_config(document) done already (off the event loop: a large document takes seconds)."""
         try:
-            checked = check_config(document)
+            checked = checked if checked is not None else check_config(document)
             found = [ConfigProblem((*path, field), message) for path, spec in checked.rules
                      for check in self._rule_checks for field, message in await check(installation_id, spec)]
             if self._sections is not None:

@@ -16,6 +16,7 @@ from saleor_app import metrics
 from saleor_app.domain.errors import RetryableError
 from saleor_app.domain.installations import InstallationStatus
 from saleor_app.domain.ports import InstallationRepository
+from saleor_app.domain.webhooks import DeliveryRefused
 from saleor_app.engine.ingest import IngestWebhook, UnexpectedEvent
 from saleor_app.saleor.keys import KeysUnavailable, SaleorKeys, SignatureInvalid
 
@@ -81,6 +82,10 @@ class WebhookHandler:
             result = await self._ingest(installation, event, body)
         except UnexpectedEvent as exc:
             return _error(400, "UNEXPECTED_EVENT", str(exc))
+        except DeliveryRefused as exc:  # this delivery alone: Saleor's retries would be refused alike
+            log.warning("webhook delivery refused", extra={"installation_id": installation.id, "event": event,
+                                                            "order_id": exc.order_id, "reason": str(exc)})
+            return _error(400, "DELIVERY_REFUSED", str(exc))
         except RetryableError as exc:
             return _error(503, "UNAVAILABLE", str(exc))
         except Exception:

@@ -25,12 +25,15 @@ from typing import Any, Protocol
 import psycopg
 
 from saleor_app.domain.errors import RetryableError
-from saleor_app.domain.webhooks import WebhookDelivery
+from saleor_app.domain.webhooks import DeliveryRefused, WebhookDelivery
 from saleor_app.store.database import SQLITE_BUSY_TIMEOUT_MS, apply_sqlite_pragmas, sync_url
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
+# What the database says of a row it will not take (a value that does not fit its column, a NUL, a foreign key):
+# that row's fault, not the batch's. Anything else (connection lost, disk full, locked) fails every row alike.
+_ROW_REFUSED = (sqlite3.IntegrityError, sqlite3.DataError, psycopg.DataError, psycopg.IntegrityError)
 CHECKPOINT_EVERY_ROWS = 1000
 COLUMNS = ("installation_id", "event", "body_sha256", "body", "order_id", "issued_at", "self_caused",
            "parse_error", "state", "received_at")
@@ -178,6 +181,12 @@ class SqlWebhookInbox:
         self._thread.shutdown(wait=True)
         self._checkpoint_thread.shutdown(wait=True)
 
+    async def _write_each(self, batch: list[_Pending]) -> None:
+        loop = asyncio.get_running_loop()
+        for pending in batch:
+            await _write_one(loop, self._thread, self._writer, pending)
+        self._rows_since_checkpoint += len(batch)
+
     async def _write_forever(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -186,7 +195,11 @@ class SqlWebhookInbox:
                 batch.append(self._queue.get_nowait())
             try:
                 inserted = await loop.run_in_executor(self._thread, self._writer.write, [p.row for p in batch])
-            except Exception as exc:  # the database is down or refused: every waiter answers 503
+            except _ROW_REFUSED:
+                # One poison row must not cost its neighbours their acknowledgement: each in its own transaction.
+                await self._write_each(batch)
+                continue
+            except Exception as exc:  # the database is down: every waiter answers 503
                 log.warning("webhook inbox commit failed", extra={"error": repr(exc), "batch": len(batch)})
                 error = RetryableError(f"the webhook could not be stored: {exc.__class__.__name__}")
                 for pending in batch:
@@ -203,6 +216,23 @@ class SqlWebhookInbox:
                 self._rows_since_checkpoint = 0
                 self._checkpoint = loop.run_in_executor(self._checkpoint_thread, self._writer.checkpoint)
                 self._checkpoint.add_done_callback(_log_checkpoint_failure)
+
+
+async def _write_one(loop: asyncio.AbstractEventLoop, thread: ThreadPoolExecutor, writer: _Writer,
+                     pending: _Pending) -> None:
+    try:
+        [is_new] = await loop.run_in_executor(thread, writer.write, [pending.row])
+    except _ROW_REFUSED as exc:
+        outcome: BaseException = DeliveryRefused(f"the database refused this delivery ({exc.__class__.__name__})",
+                                                 pending.row[4])
+    except Exception as exc:
+        outcome = RetryableError(f"the webhook could not be stored: {exc.__class__.__name__}")
+    else:
+        if not pending.done.done():
+            pending.done.set_result(is_new)
+        return
+    if not pending.done.done():
+        pending.done.set_exception(outcome)
 
 
 def _log_checkpoint_failure(future: asyncio.Future[None]) -> None:

@@ -8,7 +8,7 @@ state of every job mentioned since, so rows already on screen are brought up to 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -20,6 +20,7 @@ from saleor_app.engine.replay import REPLAYABLE
 from saleor_app.saleor.dashboard_auth import DashboardUser, OrderManagerDep
 from saleor_app.saleor.responses import ApiError
 from saleor_app.web.api import find_order, rehearsal_json
+from saleor_app.web.ids import Cursor, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["activity"])
 
@@ -32,9 +33,9 @@ async def activity(
     user: OrderManagerDep, request: Request, order: str | None = None, stage: str | None = None,
     rule: str | None = None, trigger: str | None = None,
     state: str | None = Query(None, description="a job state, or several separated by commas: dead,unknown"),
-    since: datetime | None = None, until: datetime | None = None, before: int | None = None,
-    after: int | None = Query(None, description="only entries newer than this id (polling); the oldest first "
-                                                "`limit` of them, so nothing is skipped"),
+    since: datetime | None = None, until: datetime | None = None, before: Cursor | None = None,
+    after: Annotated[Cursor | None, Query(description="only entries newer than this id (polling); the oldest "
+                                                      "first `limit` of them, so nothing is skipped")] = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     """The store-wide activity log, newest first, narrowed by order (id or number), stage, rule, trigger, job state
@@ -62,7 +63,7 @@ async def activity(
 
 
 @router.get("/jobs/{job_id}/replay")
-async def replay_preview(job_id: int, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+async def replay_preview(job_id: RowId, user: OrderManagerDep, request: Request) -> dict[str, Any]:
     """Exactly what replaying this failed, dead or unknown job would do now."""
     try:
         preview = await request.app.state.container.replay.preview(user.installation, job_id)
@@ -73,7 +74,7 @@ async def replay_preview(job_id: int, user: OrderManagerDep, request: Request) -
 
 
 @router.post("/jobs/{job_id}/replay")
-async def replay(job_id: int, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+async def replay(job_id: RowId, user: OrderManagerDep, request: Request) -> dict[str, Any]:
     """Run a failed, dead or unknown job again, now, with its rule as it is today."""
     try:
         job = await request.app.state.container.replay.replay(user.installation, job_id, asked_by=_who(user))
@@ -88,7 +89,7 @@ class ResolveRequest(BaseModel):
 
 
 @router.post("/jobs/{job_id}/resolve")
-async def resolve(job_id: int, body: ResolveRequest, user: OrderManagerDep, request: Request) -> dict[str, Any]:
+async def resolve(job_id: RowId, body: ResolveRequest, user: OrderManagerDep, request: Request) -> dict[str, Any]:
     """Settle a job whose outcome is unknown (a send interrupted mid-way) on the word of the person who checked."""
     try:
         job = await request.app.state.container.replay.resolve(user.installation, job_id, sent=body.sent,

@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 from saleor_app.engine.backfill import Backfill, BackfillError, Candidate, UnknownRule, outcome_text
 from saleor_app.saleor.dashboard_auth import OrderManagerDep
 from saleor_app.saleor.responses import ApiError
+from saleor_app.web.ids import Cursor
 
 router = APIRouter(prefix="/api/v1", tags=["backfill"])
 
@@ -84,7 +85,7 @@ def _order(candidate: Candidate) -> BackfillOrderPublic:
 async def preview_backfill(
     key: str, user: OrderManagerDep, request: Request,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    after: Annotated[int, Query(ge=0, description="the previous page's nextAfter")] = 0,
+    after: Annotated[Cursor, Query(description="the previous page's nextAfter")] = 0,
 ) -> BackfillPreviewPublic:
     """The orders in the rule's stage now, and what applying the rule to them would do."""
     try:

@@ -23,10 +23,10 @@ from saleor_app.engine.provider_events import ReceiveProviderEvents
 from saleor_app.engine.providers import CALLBACK_USER, ManageProviders
 from saleor_app.providers.postmark_events import PayloadError, read_event
 from saleor_app.saleor.responses import ApiError
+from saleor_app.web.ids import RowId
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 256 * 1024
 ROUTE_NAME = "postmark_events"
 
 
@@ -38,7 +38,7 @@ def postmark_router(providers: ManageProviders, receive: ReceiveProviderEvents, 
     router = APIRouter(tags=["providers"])
 
     @router.post("/api/providers/postmark/{account_id}/events", name=ROUTE_NAME)
-    async def postmark_events(account_id: int, request: Request) -> JSONResponse:
+    async def postmark_events(account_id: RowId, request: Request) -> JSONResponse:
         """A Postmark webhook; authenticated with the account's basic-auth credentials."""
         try:
             account = await providers.account_by_id(account_id)
@@ -49,9 +49,7 @@ def postmark_router(providers: ManageProviders, receive: ReceiveProviderEvents, 
                 or not _authorised(request.headers.get("authorization", ""), expected):
             raise ApiError(401, "unauthorised", "wrong or missing credentials for this Postmark webhook",
                            {"WWW-Authenticate": 'Basic realm="postmark"'})
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+        body = await request.body()  # capped and time-bound by web/request_guard.py
         try:
             payload = orjson.loads(body)
             if not isinstance(payload, dict):

@@ -25,6 +25,7 @@ from saleor_app.domain.team import e164
 from saleor_app.engine.providers import ProviderView
 from saleor_app.saleor.dashboard_auth import OrderManagerDep
 from saleor_app.saleor.responses import ApiError
+from saleor_app.web.ids import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["providers"])
 
@@ -109,7 +110,7 @@ async def switch_sender(key: str, address: str, body: SenderSwitch, user: OrderM
 
 
 @router.get("/messages")
-async def messages(user: OrderManagerDep, request: Request, job: int | None = None,
+async def messages(user: OrderManagerDep, request: Request, job: RowId | None = None,
                    limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
     """Messages sent (newest first), optionally of one job: recipient, state, provider id, last event."""
     found = await request.app.state.container.providers.messages(user.installation.id, job_id=job, limit=limit)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from saleor_app.domain.documents import load_json
 from saleor_app.domain.errors import Refused
 from saleor_app.domain.kinds import UnknownKind, validate_config
 from saleor_app.domain.sequences import NumberSequence, SequenceSpec
@@ -21,6 +22,7 @@ from saleor_app.domain.workflows import Workflow, WorkflowSpec
 from saleor_app.engine.configure import ConfigurationError
 from saleor_app.saleor.dashboard_auth import OrderManagerDep
 from saleor_app.saleor.responses import ApiError
+from saleor_app.web.ids import Cursor, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["employee automation"])
 T = TypeVar("T")
@@ -211,7 +213,7 @@ async def delete_group(key: str, user: OrderManagerDep, request: Request) -> Any
 
 @router.get("/tasks")
 async def tasks(user: OrderManagerDep, request: Request, state: TaskState | None = None,
-                assignee: str | None = None, before: int | None = None,
+                assignee: str | None = None, before: Cursor | None = None,
                 limit: int = Query(100, ge=1, le=500)) -> dict[str, Any]:
     """Tasks, newest first; filter by state (open, done, cancelled) and assignee; page with `before`."""
     found = await _employees(request).work.tasks(user.installation.id, state=state, assignee=assignee,
@@ -220,7 +222,7 @@ async def tasks(user: OrderManagerDep, request: Request, state: TaskState | None
     return {"tasks": [_task(t, now) for t in found], "next": found[-1].id if len(found) == limit else None}
 
 
-async def _close(task_id: int, state: TaskState, user: Any, request: Request) -> Any:
+async def _close(task_id: RowId, state: TaskState, user: Any, request: Request) -> Any:
     by = user.email or user.user_id or "staff"
 
     async def close() -> dict[str, Any]:
@@ -230,13 +232,13 @@ async def _close(task_id: int, state: TaskState, user: Any, request: Request) ->
 
 
 @router.post("/tasks/{task_id}/complete")
-async def complete_task(task_id: int, user: OrderManagerDep, request: Request) -> Any:
+async def complete_task(task_id: RowId, user: OrderManagerDep, request: Request) -> Any:
     """Mark the task done; `task_completed` triggers and event rules then run for its order."""
     return await _close(task_id, TaskState.DONE, user, request)
 
 
 @router.post("/tasks/{task_id}/cancel")
-async def cancel_task(task_id: int, user: OrderManagerDep, request: Request) -> Any:
+async def cancel_task(task_id: RowId, user: OrderManagerDep, request: Request) -> Any:
     return await _close(task_id, TaskState.CANCELLED, user, request)
 
 
@@ -254,8 +256,8 @@ async def save_workflow(key: str, request: Request, user: OrderManagerDep) -> An
     A refusal (a cycle, an unknown workflow or member) names the step's field: `steps.1.config.workflow`."""
     async def save() -> dict[str, Any]:
         try:
-            body = await request.json()
-        except ValueError as exc:
+            body = load_json(await request.body())
+        except ValueError as exc:  # not JSON, or beyond documents.py's limits
             raise _Invalid([{"field": "", "message": f"the body is not valid JSON: {exc}"}]) from exc
         spec = _workflow_spec(key, body)
         return _workflow(await _employees(request).workflows.save(user.installation.id, spec))

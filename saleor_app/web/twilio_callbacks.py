@@ -23,10 +23,10 @@ from saleor_app.domain.telephony import MESSAGE_PARAM, message_of
 from saleor_app.engine.telephony_callbacks import ReceiveTelephonyCallbacks
 from saleor_app.providers.twilio_signature import valid_signature
 from saleor_app.saleor.responses import ApiError
+from saleor_app.web.ids import RowId
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 64 * 1024
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
@@ -35,10 +35,8 @@ def twilio_router(receive: ReceiveTelephonyCallbacks, providers: ProviderStore,
     router = APIRouter(tags=["twilio"], include_in_schema=False)
     base = api_base_url.rstrip("/")
 
-    async def verified(account_id: int, request: Request) -> tuple[ProviderAccount, dict[str, str]]:
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            raise ApiError(413, "body_too_large", f"the body is over {MAX_BODY_BYTES} bytes")
+    async def verified(account_id: RowId, request: Request) -> tuple[ProviderAccount, dict[str, str]]:
+        body = await request.body()  # capped and time-bound by web/request_guard.py
         params = dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True))
         account = await providers.account_by_id(account_id)
         if account is None or account.kind != "twilio":
@@ -58,19 +56,19 @@ def twilio_router(receive: ReceiveTelephonyCallbacks, providers: ProviderStore,
             raise ApiError(503, "unavailable", f"could not record the callback: {exc}") from exc
 
     @router.post("/api/twilio/{account_id}/sms-status")
-    async def sms_status(account_id: int, request: Request) -> JSONResponse:
+    async def sms_status(account_id: RowId, request: Request) -> JSONResponse:
         account, params = await verified(account_id, request)
         message = message_of(request.query_params.get(MESSAGE_PARAM))
         return JSONResponse({"success": True, "done": await handled(receive.sms_status(account, params, message))})
 
     @router.post("/api/twilio/{account_id}/call-status")
-    async def call_status(account_id: int, request: Request) -> JSONResponse:
+    async def call_status(account_id: RowId, request: Request) -> JSONResponse:
         account, params = await verified(account_id, request)
         message = message_of(request.query_params.get(MESSAGE_PARAM))
         return JSONResponse({"success": True, "done": await handled(receive.call_status(account, params, message))})
 
     @router.post("/api/twilio/{account_id}/inbound")
-    async def inbound(account_id: int, request: Request) -> Response:
+    async def inbound(account_id: RowId, request: Request) -> Response:
         account, params = await verified(account_id, request)
         await handled(receive.inbound(account, params))
         return Response(_EMPTY_TWIML, media_type="text/xml")

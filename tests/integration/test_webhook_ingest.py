@@ -249,3 +249,54 @@ async def test_webhook_paths_take_only_post_and_other_routes_pass_through(client
     manifest = await client.get("/api/manifest")
     assert manifest.status_code == 200 and manifest.json()["id"] == "saleor.order-automation"
     assert (await client.post("/api/webhooks/orders/")).status_code == 404  # exact paths: no slash redirects
+
+
+async def test_a_poison_delivery_is_refused_alone_and_its_neighbours_are_stored(container, client, signer,
+                                                                                 caplog) -> None:
+    import asyncio
+
+    await install(container, signer)
+    poison = order_body("P" * 300)  # signed, so it passes every check before the inbox
+    bodies = [order_body(f"T3JkZXI6{i}") for i in range(5)] + [poison] + [order_body(f"T3JkZXI6{i}")
+                                                                           for i in range(5, 10)]
+    responses = await asyncio.gather(*[
+        client.post("/api/webhooks/orders", content=b, headers=webhook_headers(signer, b, "order_updated"))
+        for b in bodies
+    ])
+    assert [r.status_code for r in responses] == [200] * 5 + [400] + [200] * 5
+    assert responses[5].json()["error"]["code"] == "DELIVERY_REFUSED"
+    assert sorted(row.order_id or "" for row in await inbox_rows(container)) == sorted(
+        f"T3JkZXI6{i}" for i in range(10))
+    [refused] = [r for r in caplog.records if r.getMessage() == "webhook delivery refused"]
+    assert refused.event == "order_updated" and refused.order_id.startswith("PPPP")  # type: ignore[attr-defined]
+
+
+async def test_the_inbox_stores_a_batch_around_a_row_the_database_refuses(container, database_url) -> None:
+    """Rows gathered into one commit: the one the database refuses fails alone (whatever the reason), the others are
+    stored. Three stores queued before the writer runs are one batch (asyncio runs tasks in the order they start)."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from saleor_app.domain.webhooks import DeliveryRefused, triage
+    from saleor_app.store.inbox import SqlWebhookInbox
+
+    signer = SaleorSigner()
+    installation = await install(container, signer)
+    now = datetime.now(UTC)
+    good = [triage(installation.id, "order_updated", order_body(f"T3JkZXI6{i}"), now) for i in range(2)]
+    # No such installation: a foreign key both databases enforce.
+    poisons = [triage(installation.id + 1000, "order_updated", order_body("T3JkZXI6x"), now)]
+    if database_url.startswith("postgresql"):  # a value too long for its column (SQLite does not check lengths)
+        long_id = triage(installation.id, "order_updated", order_body("T3JkZXI6y"), now)
+        poisons.append(type(long_id)(**{**{f: getattr(long_id, f) for f in long_id.__slots__},
+                                        "order_id": "P" * 300}))
+    inbox = SqlWebhookInbox(database_url)
+    try:
+        for poison in poisons:
+            results = await asyncio.gather(inbox.store(good[0]), inbox.store(poison), inbox.store(good[1]),
+                                           return_exceptions=True)
+            assert results[0] in (True, False) and results[2] in (True, False), results
+            assert isinstance(results[1], DeliveryRefused), results
+    finally:
+        await inbox.close()
+    assert sorted(row.order_id or "" for row in await inbox_rows(container)) == ["T3JkZXI60", "T3JkZXI61"]
