@@ -88,3 +88,7 @@ def eventually_sync(check: Callable[[], T], *, within: float = 30.0, every: floa
 def milliseconds(seconds: float) -> int:
     """A scaled ceiling in the milliseconds Playwright takes."""
     return int(scaled(seconds) * 1000)
+
+
+# The ceiling of a test's own HTTP calls to the app and the fakes (httpx's default is 5 s).
+HTTP_TIMEOUT = scaled(30)

@@ -26,7 +26,7 @@ from tests.conftest import APP_TIMEOUTS, require
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.twilio import FakeTwilio
-from tests.timing import milliseconds, scaled
+from tests.timing import HTTP_TIMEOUT, milliseconds, scaled
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 # The README's screenshots are rewritten only when asked (UPDATE_SCREENSHOTS=1): a normal run keeps the tree clean.
@@ -96,7 +96,7 @@ class LiveStack:
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Call the app's API as the Dashboard page would (to set up or check what the page did)."""
         async def call() -> httpx.Response:
-            async with httpx.AsyncClient(base_url=self.app_url) as client:
+            async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=self.app_url) as client:
                 return await client.request(method, path, headers=self.stack.dashboard_headers(), **kwargs)
         return self.run(call)
 

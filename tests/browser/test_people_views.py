@@ -17,6 +17,7 @@ import pytest
 
 from tests.browser.conftest import LiveStack, take_screenshot
 from tests.browser.test_dashboard_page import actions, fill, open_dashboard
+from tests.timing import HTTP_TIMEOUT
 
 TAG_KEY = "people-test"  # order metadata: our rules act on our orders only
 
@@ -405,7 +406,7 @@ def test_a_token_without_manage_orders_gets_a_clear_state_on_these_views(live: L
 async def _call(live: LiveStack, method: str, path: str, headers: dict[str, str]) -> Any:
     import httpx
 
-    async with httpx.AsyncClient(base_url=live.app_url) as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=live.app_url) as client:
         return await client.request(method, path, headers=headers)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from saleor_app.domain.triggers import TriggerSpec
 from tests.e2e.engine_stack import EngineStack, engine_stack
+from tests.timing import HTTP_TIMEOUT
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ async def stack(settings) -> AsyncIterator[EngineStack]:
 
 
 async def api(stack: EngineStack, method: str, path: str, **params: Any) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.container.settings.app_url) as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=stack.container.settings.app_url) as client:
         return await client.request(method, f"/api/v1{path}", params=params, headers=stack.dashboard_headers())
 
 
@@ -103,7 +104,7 @@ async def test_a_failed_job_is_previewed_and_replayed_with_the_rule_as_it_is_now
 async def test_template_preview_on_a_real_order_and_on_the_sample(stack: EngineStack) -> None:
     order = await stack.saleor.place_order(auto_confirm=True)
     await stack.settle()
-    async with httpx.AsyncClient(base_url=stack.container.settings.app_url) as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=stack.container.settings.app_url) as client:
         real = await client.post("/api/v1/templates/preview", headers=stack.dashboard_headers(), json={
             "template": "Order {{ order.number }} in {{ stage.key }}", "order": str(order.number)})
         sample = await client.post("/api/v1/templates/preview", headers=stack.dashboard_headers(), json={

@@ -17,6 +17,7 @@ from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.e2e.test_email import CUSTOMER, connect_postmark, email_rule
 from tests.fakes.postmark import FakePostmark
 from tests.fakes.saleor import FakeSaleor
+from tests.timing import HTTP_TIMEOUT
 
 SENDS: list[str] = []
 DROP_NEXT: list[bool] = []
@@ -46,7 +47,7 @@ async def stack(settings) -> AsyncIterator[EngineStack]:
 
 
 async def call(stack: EngineStack, method: str, path: str, json: Any = None, **params: Any) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=str(stack.container.settings.app_url)) as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=str(stack.container.settings.app_url)) as client:
         return await client.request(method, f"/api/v1{path}", params=params, json=json,
                                     headers=stack.dashboard_headers())
 
@@ -231,7 +232,7 @@ async def test_resolving_is_refused_for_other_jobs_and_other_installations(stack
         assert b is not None
         as_b = {"authorization-bearer": other.signer.dashboard_token(app_id=b.app_id, iss=other.api_url),
                 "saleor-api-url": other.api_url}
-        async with httpx.AsyncClient(base_url=app_url) as http:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=app_url) as http:
             for method, path in (("POST", f"/api/v1/jobs/{job}/resolve"), ("GET", f"/api/v1/jobs/{job}/replay"),
                                  ("POST", f"/api/v1/jobs/{job}/replay")):
                 response = await http.request(method, path, headers=as_b, json={"sent": True})

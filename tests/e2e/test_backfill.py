@@ -17,6 +17,7 @@ from saleor_app.engine.stages import enter_stage
 from saleor_app.settings import Settings
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.saleor_model import Order
+from tests.timing import HTTP_TIMEOUT
 
 VIP = {"match": "all", "rules": [{"field": "metadata", "op": "exists", "key": "vip"}]}
 
@@ -175,7 +176,7 @@ async def test_api_previews_and_applies_with_a_dashboard_token(stack: EngineStac
     token = stack.saleor.signer.dashboard_token(app_id=stack.installation.app_id, iss=stack.saleor.api_url)
     headers = {"authorization-bearer": token, "saleor-api-url": stack.saleor.api_url}
     url = f"{stack.container.settings.app_url}/api/v1/rules/{{}}/backfill"
-    async with httpx.AsyncClient(headers=headers, trust_env=False) as http:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, headers=headers, trust_env=False) as http:
         response = await http.get(url.format("remind"))
         assert response.status_code == 200, response.text
         body = response.json()

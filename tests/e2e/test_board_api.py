@@ -18,6 +18,7 @@ from saleor_app import web
 from saleor_app.domain import kinds
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.saleor import FakeSaleor
+from tests.timing import HTTP_TIMEOUT
 
 NOTE = {"kind": "add_note", "config": {"message": "Order {{ order.number }} is paid"}}
 
@@ -30,7 +31,7 @@ async def stack(settings) -> AsyncIterator[EngineStack]:
 
 @pytest.fixture
 async def client(stack: EngineStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=str(stack.container.settings.app_url),
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=str(stack.container.settings.app_url),
                                  headers=stack.dashboard_headers()) as http:
         yield http
 
@@ -220,7 +221,7 @@ async def test_every_route_refuses_missing_expired_foreign_and_underprivileged_t
             app_id=app_id, iss=saleor.api_url, permissions=["MANAGE_PRODUCTS"])}, 403),
     }
     wrong = []
-    async with httpx.AsyncClient(base_url=str(stack.container.settings.app_url)) as http:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=str(stack.container.settings.app_url)) as http:
         for method, path in ROUTES:
             for case, (headers, status) in cases.items():
                 if headers:
@@ -240,7 +241,7 @@ async def test_installation_b_cannot_reach_installation_a(stack: EngineStack, cl
         b = await stack.container.installations.get_by_url(other.api_url)
         assert b is not None
         b_token = other.signer.dashboard_token(app_id=b.app_id, iss=other.api_url)
-        async with httpx.AsyncClient(base_url=app_url) as http:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=app_url) as http:
             forged = await http.get("/api/v1/board", headers={"authorization-bearer": b_token,
                                                               "saleor-api-url": stack.saleor.api_url})
             assert forged.status_code == 401  # B's Saleor did not sign for A

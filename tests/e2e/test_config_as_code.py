@@ -20,6 +20,7 @@ from saleor_app.domain.triggers import TriggerSpec
 from saleor_app.engine.config_plan import ApplyReport
 from saleor_app.store.tables import ActivityRow, AutomationSettingsRow, RuleRow, StageRow, TriggerRow
 from tests.e2e.engine_stack import EngineStack, engine_stack
+from tests.timing import HTTP_TIMEOUT
 from tests.unit.test_config_file import readme_example
 
 TABLES = {"rules": RuleRow, "triggers": TriggerRow, "stages": StageRow, "settings": AutomationSettingsRow}
@@ -227,7 +228,7 @@ async def test_a_stage_is_removed_only_when_no_order_is_in_it(stack: EngineStack
 
 
 async def api(stack: EngineStack, method: str, path: str, content: str | None = None, **params: Any) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.container.settings.app_url) as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=stack.container.settings.app_url) as client:
         return await client.request(method, f"/api/v1{path}", params=params, content=content,
                                     headers=stack.dashboard_headers())
 
@@ -256,7 +257,7 @@ async def test_the_json_api_exports_and_imports_the_same_documents(stack: Engine
     assert refused.json()["error"] == {"code": "INVALID_CONFIG", "message": f"line {line}, column 16: "
                                        "stages[1].rules[0].delay: 'one day' is not a duration; write it like 90s, "
                                        "10m, 2h, 1d or 1h30m"}
-    async with httpx.AsyncClient(base_url=stack.container.settings.app_url) as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=stack.container.settings.app_url) as client:
         assert (await client.get("/api/v1/config")).status_code == 401
     activity = await stack.rows(ActivityRow.__table__)  # type: ignore[attr-defined]
     assert sum(row["message"].startswith("configuration imported") for row in activity) == 2

@@ -19,6 +19,7 @@ from saleor_app.domain.providers import ProviderSpec, ProviderStatus
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.e2e.test_board_api import ROUTES
 from tests.fakes.smtp import FakeSmtp
+from tests.timing import HTTP_TIMEOUT
 
 PASSWORD = "Qz7Vk2Xw4Jp9Rt5"  # the merchant's SMTP password: no five characters of it may leave the server
 THROUGH_THE_APP = "set credentials in the Providers view or with `providers connect` on the server"
@@ -39,7 +40,7 @@ async def stack(settings, smtp: FakeSmtp) -> AsyncIterator[EngineStack]:
 
 async def api(stack: EngineStack, method: str, path: str, *, content: str | None = None, json: Any = None,
               **params: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.container.settings.app_url) as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=stack.container.settings.app_url) as client:
         return await client.request(method, f"/api/v1{path}", params=params, content=content, json=json,
                                     headers=stack.dashboard_headers())
 

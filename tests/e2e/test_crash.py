@@ -20,7 +20,7 @@ from saleor_app.store.tables import JobRow, OrderRow
 from saleor_app.wiring import build_container
 from tests.fakes.loopback import free_port
 from tests.fakes.saleor import FakeSaleor
-from tests.timing import eventually, scaled
+from tests.timing import HTTP_TIMEOUT, eventually, scaled
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,7 @@ def start_app(settings: Settings, port: int) -> subprocess.Popen[bytes]:
 
 
 async def wait_until_up(port: int) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         async def healthy() -> bool:
             try:
                 return (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200

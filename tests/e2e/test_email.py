@@ -25,6 +25,7 @@ from saleor_app.wiring import build_container
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.postmark import FakePostmark
 from tests.fakes.smtp import FakeSmtp
+from tests.timing import HTTP_TIMEOUT
 
 SHOP = "shop@example.com"
 CUSTOMER = "ashley.cook@example.com"
@@ -243,13 +244,13 @@ async def test_postmark_webhooks_without_the_accounts_credentials_are_refused(
     view = await connect_postmark(stack, postmark)
     url = f"{stack.container.settings.app_url}/api/providers/postmark/{view.account.id}/events"
     payload = {"RecordType": "Open", "MessageID": "x"}
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         assert (await client.post(url, json=payload)).status_code == 401
         assert (await client.post(url, json=payload, auth=(CALLBACK_USER, "guess"))).status_code == 401
         other = f"{stack.container.settings.app_url}/api/providers/postmark/{view.account.id + 1}/events"
         assert (await client.post(other, json=payload, auth=(CALLBACK_USER, "guess"))).status_code == 401
     password = await stack.container.providers.callback_password(view.account.id)
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         unknown = await client.post(url, json=payload, auth=(CALLBACK_USER, password or ""))
         garbage = await client.post(url, content=b"[1]", auth=(CALLBACK_USER, password or ""))
     assert unknown.status_code == 200 and unknown.json()["note"] == "unknown message: acknowledged"
@@ -387,7 +388,7 @@ async def test_send_a_test_to_me_goes_to_the_staff_address_and_is_not_the_job(
     await stack.settle()
     url = f"{stack.container.settings.app_url}/api/v1/rules/thanks/test-email"
     headers = stack.dashboard_headers(email="staff@shop.example", permissions=["MANAGE_ORDERS"])
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         answer = await client.post(url, json={"order": str(order.number)}, headers=headers)
     assert answer.status_code == 200, answer.text
     [sent] = postmark.emails
@@ -486,7 +487,7 @@ async def test_the_api_connects_lists_and_never_returns_a_secret(stack: EngineSt
     base = f"{stack.container.settings.app_url}/api/v1"
     editor = stack.dashboard_headers(email="staff@shop.example", permissions=["MANAGE_ORDERS"])
     viewer = stack.dashboard_headers(email="viewer@shop.example", permissions=[])
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         forbidden = await client.put(f"{base}/providers/pm", headers=viewer, json={"kind": "postmark"})
         unknown_kind = await client.put(f"{base}/providers/pm", headers=editor, json={"kind": "mailgun"})
         connected = await client.put(f"{base}/providers/pm", headers=editor, json={
@@ -519,7 +520,7 @@ async def test_the_dry_run_tells_what_the_email_would_say(stack: EngineStack, po
     order = await stack.saleor.place_order(auto_confirm=False)
     await stack.settle()
     url = f"{stack.container.settings.app_url}/api/v1/orders/{order.number}/dry-run?stage=paid"
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         answer = await client.get(url, headers=stack.dashboard_headers(permissions=["MANAGE_ORDERS"]))
     outcomes = {rule["rule"]: rule["outcome"] for rule in answer.json()["rules"]}
     assert outcomes["thanks"] == (f"would email {CUSTOMER} from the last used mailbox: 'Order #{order.number} "

@@ -21,6 +21,7 @@ from saleor_app.domain.workflows import WorkflowSpec
 from saleor_app.engine.configure import ConfigurationError
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.loopback import LoopbackServer
+from tests.timing import HTTP_TIMEOUT
 
 
 class Receiver:
@@ -88,7 +89,7 @@ async def test_task_lifecycle_note_and_task_completed_moves_the_order(stack: Eng
     assert task.due_at == stack.clock.now() + timedelta(hours=4)
     assert stack.notes()[0].startswith(f"Task #{task.id} for Ann <ann@shop.example> (high, due ")
 
-    async with httpx.AsyncClient(base_url=stack.container.settings.app_url, headers=stack.dashboard_headers()) as api:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=stack.container.settings.app_url, headers=stack.dashboard_headers()) as api:
         listed = (await api.get("/api/v1/tasks?state=open")).json()
         assert [t["id"] for t in listed["tasks"]] == [task.id]
         done = await api.post(f"/api/v1/tasks/{task.id}/complete")

@@ -23,6 +23,7 @@ from saleor_app.store.tables import ActivityRow, JobRow
 from tests.e2e.engine_stack import EngineStack, FakeClock, engine_stack
 from tests.fakes.saleor_problems import problems_of
 from tests.fakes.smtp import FakeSmtp
+from tests.timing import HTTP_TIMEOUT
 
 # 2026-05-04 05:00 UTC is 07:00 in Berlin (summer time): before the digest hour of 09:00.
 START = datetime(2026, 5, 4, 5, 0, tzinfo=UTC)
@@ -83,7 +84,7 @@ async def no_mailbox(settings: Any) -> AsyncIterator[EngineStack]:
 
 
 async def api(stack: EngineStack, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.container.settings.app_url) as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=stack.container.settings.app_url) as client:
         return await client.request(method, f"/api/v1{path}", headers=stack.dashboard_headers(), **kwargs)
 
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.e2e.engine_stack import EngineStack, engine_stack
+from tests.timing import HTTP_TIMEOUT
 
 BAD_IDS = (0, -1, 2**31, 2**63, 10**30)  # a cursor may be 0 (an empty log's newest id): only paths refuse it
 
@@ -21,7 +22,7 @@ async def stack(settings) -> AsyncIterator[EngineStack]:
 
 @pytest.fixture
 async def client(stack: EngineStack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=str(stack.container.settings.app_url),
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=str(stack.container.settings.app_url),
                                  headers=stack.dashboard_headers()) as http:
         yield http
 

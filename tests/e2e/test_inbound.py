@@ -9,6 +9,7 @@ import pytest
 
 from saleor_app.domain.triggers import TriggerSpec
 from tests.e2e.engine_stack import EngineStack, engine_stack
+from tests.timing import HTTP_TIMEOUT
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ async def inbound_url(stack: EngineStack) -> str:
     await stack.container.configure.add_custom_stage(stack.installation.id, "picked-up", "Picked up", ["UNFULFILLED"])
     await stack.container.configure.save_trigger(stack.installation.id, TriggerSpec(
         key="courier", stage="picked-up", event="inbound_webhook"))
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         response = await client.get(f"{stack.container.settings.app_url}/api/v1/triggers",
                                     headers=stack.dashboard_headers())
     assert response.status_code == 200, response.text
@@ -36,7 +37,7 @@ async def test_a_call_with_the_order_number_moves_the_order(stack: EngineStack) 
     await stack.rule(key="note", stage="picked-up", kind="add_note", config={"message": "picked up"})
     order = await stack.saleor.place_order(auto_confirm=True)
     await stack.settle()
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         response = await client.post(url, json={"order": f"#{order.number}", "id": "call-1"})
         assert response.status_code == 202, response.text
         assert response.json()["order"] == order.id
@@ -52,7 +53,7 @@ async def test_a_call_with_the_order_number_moves_the_order(stack: EngineStack) 
 async def test_a_form_post_with_the_order_id_works_too(stack: EngineStack) -> None:
     url = await inbound_url(stack)
     order = await stack.saleor.place_order(auto_confirm=True)
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         response = await client.post(url, data={"order": order.id})
     assert response.status_code == 202, response.text
     await stack.settle()
@@ -64,7 +65,7 @@ async def test_wrong_secrets_unknown_orders_and_bad_bodies_change_nothing(stack:
     order = await stack.saleor.place_order(auto_confirm=True)
     await stack.settle()
     base, _, _secret = url.rpartition("/")
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         wrong = await client.post(f"{base}/not-the-secret", json={"order": order.id})
         assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "wrong_secret"
         other = await client.post(url.replace("/inbound/", "/inbound/9999"), json={"order": order.id})

@@ -18,6 +18,7 @@ from saleor_app.wiring import Container, build_container
 from tests.fakes.loopback import LoopbackServer, free_port
 from tests.fakes.saleor import FakeSaleor
 from tests.fakes.saleor_install import InstallFailed
+from tests.timing import HTTP_TIMEOUT
 
 
 @dataclass
@@ -155,7 +156,7 @@ async def test_register_from_outside_the_allow_list_makes_no_outbound_call(setti
 
 
 async def test_register_with_a_token_saleor_does_not_know_is_401(stack: Stack) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         response = await client.post(f"{stack.app_url}/api/register", json={"auth_token": "made-up-token-000000000000000"},
                                      headers={"Saleor-Api-Url": stack.saleor.api_url})
     assert response.status_code == 401
@@ -174,7 +175,7 @@ async def test_register_when_saleor_keys_are_unreachable_fails_and_stores_nothin
 
 async def test_register_when_saleor_cannot_be_reached_back_says_so(stack: Stack) -> None:
     closed = f"http://127.0.0.1:{free_port()}/graphql/"
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         response = await client.post(f"{stack.app_url}/api/register", json={"auth_token": "t" * 30},
                                      headers={"Saleor-Api-Url": closed})
     assert response.status_code == 502
@@ -191,7 +192,7 @@ async def test_register_when_saleor_cannot_be_reached_back_says_so(stack: Stack)
     ],
 )
 async def test_malformed_register_calls_are_400(stack: Stack, body: bytes, headers: dict[str, str], code: str) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         response = await client.post(f"{stack.app_url}/api/register", content=body, headers=headers)
     assert response.status_code == 400
     assert response.json() == {"success": False, "error": {"code": code, "message": response.json()["error"]["message"]}}

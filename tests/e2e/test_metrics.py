@@ -9,6 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.engine_stack import EngineStack, engine_stack
+from tests.timing import HTTP_TIMEOUT
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ async def stack(settings) -> AsyncIterator[EngineStack]:
 
 
 async def scrape(stack: EngineStack) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         response = await client.get(f"{stack.container.settings.app_url}/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -34,7 +35,7 @@ async def test_metrics_count_webhooks_jobs_and_saleor_calls_and_show_the_databas
     await stack.rule(key="now", stage="new", kind="add_note", config={"message": "hi"})
     await stack.rule(key="later", stage="new", kind="add_note", config={"message": "later"}, delay_seconds=3600)
     await stack.saleor.place_order(auto_confirm=False)
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         refused = await client.post(f"{stack.container.settings.app_url}/api/webhooks/orders", content=b"{}",
                                     headers={"saleor-api-url": stack.saleor.api_url, "saleor-event": "order_created",
                                              "saleor-signature": "x..y"})

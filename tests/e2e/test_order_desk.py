@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.saleor import FakeSaleor
+from tests.timing import HTTP_TIMEOUT
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ async def stack(settings) -> AsyncIterator[EngineStack]:
 
 async def api(stack: EngineStack, method: str, path: str, headers: dict[str, str] | None = None,
               **kwargs: Any) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.container.settings.app_url, timeout=20) as client:
+    async with httpx.AsyncClient(base_url=stack.container.settings.app_url, timeout=HTTP_TIMEOUT) as client:
         return await client.request(method, f"/api/v1{path}", headers=headers or stack.dashboard_headers(), **kwargs)
 
 

@@ -80,14 +80,17 @@ async def test_a_stalled_body_gets_408_and_its_connection_is_closed(container: C
     app = create_app(settings, container)
     async with LoopbackServer(app) as server:
         stalled = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(5)]
-        for _reader, writer in stalled:
-            writer.write(b"POST /api/inbound/1/secret HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
-                         b"\r\nContent-Length: 100\r\n\r\n{\"order\": ")
-            await writer.drain()
-        for reader, writer in stalled:
-            answer = await asyncio.wait_for(reader.read(), scaled(30))  # read() returns at EOF: the server closed
-            assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
-            writer.close()
+        try:
+            for _reader, writer in stalled:
+                writer.write(b"POST /api/inbound/1/secret HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                             b"application/json\r\nContent-Length: 100\r\n\r\n{\"order\": ")
+                await writer.drain()
+            for reader, _writer in stalled:
+                answer = await asyncio.wait_for(reader.read(), scaled(30))  # read() returns at EOF: the server closed
+                assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        finally:  # closed even when the server kept one open
+            for _reader, writer in stalled:
+                writer.close()
 
 
 def test_the_guard_has_a_cap_for_every_path(container: Container, settings: Settings) -> None:

@@ -18,7 +18,7 @@ from saleor_app.wiring import SystemClock
 from tests.e2e.celery_stack import BROKERS, REPO, celery_settings, delete_queue, require_broker, stop, worker_env
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.loopback import free_port
-from tests.timing import eventually
+from tests.timing import HTTP_TIMEOUT, eventually
 
 pytestmark = pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
                                      indirect=True)
@@ -64,7 +64,7 @@ async def test_two_dispatchers_and_a_prefork_worker_run_each_rule_once(scale_out
         await eventually(all_succeeded, within=60, what="every job succeeded")
         assert sorted(stack.notes()) == expected
         assert [job["attempts"] for job in await stack.jobs()] == [1] * 10
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
             text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
         samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                    for family in text_string_to_metric_families(text) for s in family.samples}

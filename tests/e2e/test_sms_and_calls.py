@@ -25,7 +25,7 @@ from saleor_app.store.tables import MessageRow, WebhookInboxRow
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.twilio import FakeTwilio, twilio_signature
 from tests.fakes.twilio_model import FakeAccount, FakeCall
-from tests.timing import eventually
+from tests.timing import HTTP_TIMEOUT, eventually
 
 SHOP = "+15005550006"
 CUSTOMER = "+12025550143"
@@ -260,7 +260,7 @@ async def test_forged_callbacks_are_refused_and_change_nothing(stack: EngineStac
     params = {"From": CUSTOMER, "To": SHOP, "Body": "STOP", "AccountSid": twilio.account.sid}
     assert await twilio.post_signed(url, params, twilio.account, signature=twilio_signature("guess", url, params)) \
         == 403
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         assert (await client.post(url, data=params)).status_code == 403  # unsigned
     # signed for another URL (a replay against this one)
     other = url.replace("/inbound", "/sms-status")
@@ -485,7 +485,7 @@ async def test_send_a_test_to_me(stack: EngineStack, twilio: FakeTwilio) -> None
     order = await stack.saleor.place_order(auto_confirm=False)
     await stack.settle()
     base = stack.container.settings.app_url
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         for key in ("sms", "call"):
             response = await client.post(f"{base}/api/v1/rules/{key}/test-phone", headers=stack.dashboard_headers(),
                                          json={"phone": "+14155550199", "order": str(order.number)})
@@ -526,7 +526,7 @@ async def test_dry_run_shows_the_text_its_count_and_the_call_script(stack: Engin
     await stack.rule(key="call", stage="paid", kind="call", config={"text": "Danke", "voice": "alice"})
     order = await stack.saleor.place_order(auto_confirm=True)
     await stack.settle()
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
         response = await client.get(f"{stack.container.settings.app_url}/api/v1/orders/{order.id}/dry-run",
                                     params={"stage": "paid"}, headers=stack.dashboard_headers())
     assert response.status_code == 200, response.text

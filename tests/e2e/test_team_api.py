@@ -11,6 +11,7 @@ import pytest
 
 from saleor_app.domain.team import MemberSpec
 from tests.e2e.engine_stack import EngineStack, engine_stack
+from tests.timing import HTTP_TIMEOUT
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ async def stack(settings) -> AsyncIterator[EngineStack]:
 
 
 def api(stack: EngineStack, **claims: object) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=stack.container.settings.app_url, headers=stack.dashboard_headers(**claims))
+    return httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=stack.container.settings.app_url, headers=stack.dashboard_headers(**claims))
 
 
 async def test_opening_the_app_records_the_staff_member_with_the_name_saleor_knows(stack: EngineStack) -> None:
@@ -64,7 +65,7 @@ async def test_members_and_groups_by_hand_with_clear_refusals(stack: EngineStack
         assert away.json()["away"] is True
         in_use = await client.delete("/api/v1/team/members/ann")
         assert in_use.status_code == 409 and "group desk" in in_use.json()["error"]["message"]
-    async with httpx.AsyncClient(base_url=stack.container.settings.app_url) as anonymous:
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, base_url=stack.container.settings.app_url) as anonymous:
         assert (await anonymous.get("/api/v1/team")).status_code == 401
 
 

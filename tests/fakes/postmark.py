@@ -33,6 +33,7 @@ from starlette.routing import Route, Router
 from tests.fakes.holding import AnswerHold
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.tcp_proxy import DroppingProxy
+from tests.timing import HTTP_TIMEOUT
 
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[a-z]{2,}$", re.IGNORECASE)
 _IDS = itertools.count(1000)
@@ -123,7 +124,7 @@ class FakePostmark:
             server.inactive.add(recipient.lower())
         payload |= fields
         auth = hook.get("HttpAuth") or {}
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
             return await client.post(hook["Url"], json=payload,
                                      auth=(auth["Username"], auth["Password"]) if auth else None)
 

@@ -24,6 +24,7 @@ from tests.conftest import SAMPLES, SAMPLES_HOW, require
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.saleor import FakeSaleor, InstallFailed, LineSpec
 from tests.fakes.saleor_model import STAFF_EMAIL, Order
+from tests.timing import HTTP_TIMEOUT
 
 ORDER_EVENTS = ["ORDER_CREATED", "ORDER_CONFIRMED", "ORDER_UPDATED", "ORDER_PAID", "ORDER_FULLY_PAID",
                 "ORDER_REFUNDED", "ORDER_FULLY_REFUNDED", "ORDER_FULFILLED", "ORDER_CANCELLED", "ORDER_EXPIRED",
@@ -100,7 +101,7 @@ class Receiver:
     async def _register(self, request: Request) -> Response:
         token = json.loads(await self._record(request))["auth_token"]
         # Like app-sdk: prove the token against the claimed Saleor while Saleor waits for this answer.
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
             proof = await client.post(request.headers["saleor-api-url"], json={"query": documents.load("AppIdentity")},
                                       headers={"Authorization": f"Bearer {token}"})
         self.identity = proof.json()
