@@ -43,7 +43,7 @@ async def smtp() -> AsyncIterator[FakeSmtp]:
 @pytest.fixture
 async def stack(settings, postmark: FakePostmark) -> AsyncIterator[EngineStack]:
     async for built in engine_stack(settings.model_copy(update={
-            "postmark_api_base_url": postmark.base_url, "outbound_allow_hosts": ["127.0.0.1", "localhost"]})):
+            "postmark_api_base_url": postmark.base_url, "allow_loopback_targets": True})):
         yield built
 
 

@@ -15,7 +15,7 @@ def make(**values: object) -> Settings:
 
 def test_production_refuses_to_start_without_encryption_keys() -> None:
     with pytest.raises(ValidationError, match="ENCRYPTION_KEYS"):
-        make(app_env=AppEnv.PRODUCTION, allowed_saleor_urls=".*")
+        make(app_env=AppEnv.PRODUCTION, allowed_saleor_urls=r"https://shop\.saleor\.cloud/graphql/")
 
 
 def test_production_refuses_to_start_without_an_allow_list() -> None:
@@ -23,22 +23,22 @@ def test_production_refuses_to_start_without_an_allow_list() -> None:
         make(app_env=AppEnv.PRODUCTION, encryption_keys=[Fernet.generate_key().decode()])
 
 
-def test_production_refuses_the_test_only_outbound_allow_list() -> None:
-    with pytest.raises(ValidationError, match="OUTBOUND_ALLOW_HOSTS"):
-        make(app_env=AppEnv.PRODUCTION, allowed_saleor_urls=".*", encryption_keys=[Fernet.generate_key().decode()],
-             outbound_allow_hosts="127.0.0.1")
+def test_production_refuses_loopback_targets() -> None:
+    with pytest.raises(ValidationError, match="ALLOW_LOOPBACK_TARGETS"):
+        make(app_env=AppEnv.PRODUCTION, allowed_saleor_urls=r"https://shop\.saleor\.cloud/graphql/",
+             encryption_keys=[Fernet.generate_key().decode()], allow_loopback_targets=True)
 
 
 def test_environment_values_are_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     key_a, key_b = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     monkeypatch.setenv("ENCRYPTION_KEYS", f"{key_a}, {key_b}")
     monkeypatch.setenv("APP_URL", "https://automation.example.com/")
-    monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "127.0.0.1,localhost")
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.1, 192.168.0.0/16")
     settings = make()
     assert settings.encryption_keys == [key_a, key_b]
     assert settings.app_url == "https://automation.example.com"
     assert settings.api_base_url == "https://automation.example.com"
-    assert settings.outbound_allow_hosts == ["127.0.0.1", "localhost"]
+    assert settings.trusted_proxies == ["10.0.0.1", "192.168.0.0/16"]
 
 
 def test_api_base_url_can_differ_from_the_browser_url() -> None:
