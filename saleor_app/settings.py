@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     """Every setting the app reads; the README's configuration table mirrors this class."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    _default_dashboard_origins: bool = PrivateAttr(False)  # production, DASHBOARD_ORIGINS unset: warned at start-up
 
     app_env: AppEnv = AppEnv.DEV
     app_url: str = Field(
@@ -166,6 +167,7 @@ class Settings(BaseSettings):
         if self.app_env is AppEnv.PRODUCTION:
             if "dashboard_origins" not in self.model_fields_set:
                 self.dashboard_origins = PRODUCTION_DASHBOARD_ORIGINS  # no localhost Dashboard in production
+                self._default_dashboard_origins = True
             if not self.encryption_keys:
                 raise ValueError(
                     "APP_ENV=production needs ENCRYPTION_KEYS (comma-separated Fernet keys; create one with "
@@ -216,7 +218,7 @@ class Settings(BaseSettings):
             relaxed.append("any Saleor may install the app (ALLOWED_SALEOR_URLS is unset); production refuses it")
         if self.register_attempts_per_minute == 0:
             relaxed.append("install attempts are not rate-limited (REGISTER_ATTEMPTS_PER_MINUTE=0)")
-        if self.app_env is AppEnv.PRODUCTION and "dashboard_origins" not in self.model_fields_set:
+        if self._default_dashboard_origins:
             relaxed.append(f"DASHBOARD_ORIGINS is unset: only the default {PRODUCTION_DASHBOARD_ORIGINS!r} may frame "
                            "the app's page; set it to your Dashboard's origin if it is elsewhere")
         return relaxed
