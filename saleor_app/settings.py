@@ -9,6 +9,7 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -188,6 +189,11 @@ class Settings(BaseSettings):
                 )
             if self.allow_loopback_targets:
                 raise ValueError("ALLOW_LOOPBACK_TARGETS is for development and tests and is refused in production.")
+        for name, url in (("POSTMARK_API_BASE_URL", self.postmark_api_base_url),
+                          ("TWILIO_API_BASE_URL", self.twilio_api_base_url)):
+            if url is not None and _on_loopback(url) and not self.loopback_allowed:
+                raise ValueError(f"{name} points at loopback ({url}); that needs ALLOW_LOOPBACK_TARGETS=true "
+                                 "(development and tests only).")
         if self.job_runner == "celery":
             if not self.celery_broker_url:
                 raise ValueError("JOB_RUNNER=celery needs CELERY_BROKER_URL (redis://host:6379/0 or "
@@ -226,6 +232,17 @@ class Settings(BaseSettings):
     @cached_property
     def allowed_saleor_url_pattern(self) -> re.Pattern[str] | None:
         return re.compile(self.allowed_saleor_urls) if self.allowed_saleor_urls is not None else None
+
+
+def _on_loopback(url: str) -> bool:
+    """Whether a configured URL names this machine outright (a provider's API pointed at a local fake)."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def environment_variable(name: str) -> str | None:

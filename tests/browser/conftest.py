@@ -22,7 +22,7 @@ from cryptography.fernet import Fernet
 from saleor_app.settings import AppEnv, Settings
 from saleor_app.store.migrate import upgrade
 from tests.browser.harness import harness_app
-from tests.conftest import APP_TIMEOUTS, FAKE_SALEOR_URLS, require
+from tests.conftest import APP_TIMEOUTS, require
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.twilio import FakeTwilio
@@ -64,7 +64,7 @@ class LiveStack:
                             database_url=url, data_dir=self._data_dir,
                             encryption_keys=[Fernet.generate_key().decode()], sync_webhooks_on_startup=False,
                             log_format="text", twilio_api_base_url=self.twilio.base_url,
-                            allowed_saleor_urls=FAKE_SALEOR_URLS, **APP_TIMEOUTS)
+                            allow_loopback_targets=True, **APP_TIMEOUTS)  # every fake is on loopback
         self._stack_gen = engine_stack(settings)
         self.stack = await self._stack_gen.__anext__()
         saleor = self.stack.saleor

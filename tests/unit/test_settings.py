@@ -111,3 +111,12 @@ def test_loopback_targets_default_to_dev_only_and_every_relaxed_guard_is_named()
 def test_trusted_proxies_must_be_addresses_or_networks() -> None:
     with pytest.raises(ValidationError, match="TRUSTED_PROXIES"):
         make(trusted_proxies="proxy.example")
+
+
+def test_a_provider_api_on_loopback_needs_the_loopback_setting() -> None:
+    for name, url in (("twilio_api_base_url", "http://127.0.0.1:9000"), ("postmark_api_base_url", "http://localhost:1/")):
+        with pytest.raises(ValidationError, match="ALLOW_LOOPBACK_TARGETS"):
+            make(app_env=AppEnv.TEST, **{name: url})
+        assert make(app_env=AppEnv.TEST, allow_loopback_targets=True, **{name: url}).loopback_allowed
+        assert make(**{name: url}).loopback_allowed  # the dev default
+    assert make(app_env=AppEnv.TEST, twilio_api_base_url="https://sandbox.example").twilio_api_base_url
