@@ -126,7 +126,7 @@ def register_router(register: RegisterInstallation, limiter: RateLimiter | None 
             client = clients.of(request)
             wait = limiter.attempt(client)
             if wait is not None:
-                log.warning("register attempts limited", extra={"client": client, "retry_after": wait})
+                log.info("register attempts limited", extra={"client": client, "retry_after": wait})
                 raise ApiError(429, "TOO_MANY_ATTEMPTS",
                                f"too many install attempts from this address; try again in {wait} s",
                                headers={"Retry-After": str(wait)})
