@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 ## make run: start the app on http://localhost:3000 with SQLite under ./data and the in-process worker
 run: $(VENV)/.installed
 	APP_URL=$(APP_URL) $(BIN)/saleor-automation migrate
-	APP_URL=$(APP_URL) $(BIN)/saleor-automation serve --host $(HOST) --port $(PORT) --no-migrate
+	APP_URL=$(APP_URL) ALLOW_LOOPBACK_TARGETS=true $(BIN)/saleor-automation serve --host $(HOST) --port $(PORT) --no-migrate
 
 ## make test: lint, type-check and run the whole suite in parallel; the summary lists every skip and its reason
 test: $(VENV)/.installed lint typecheck

@@ -58,7 +58,8 @@ def settings_for(directory: Path, port: int) -> Settings:
     upgrade(url)
     return Settings(_env_file=None, app_env=AppEnv.TEST, app_url=f"http://127.0.0.1:{port}",  # type: ignore[call-arg]
                     database_url=url, data_dir=directory, encryption_keys=[Fernet.generate_key().decode()],
-                    sync_webhooks_on_startup=False, log_level="WARNING")
+                    sync_webhooks_on_startup=False, log_level="WARNING",
+                    allow_loopback_targets=True)  # the fake Saleor listens on loopback
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -73,7 +74,8 @@ async def latency(orders: int) -> tuple[float, float]:
         settings = settings_for(Path(tmp), port)
         env = {**os.environ, "DATABASE_URL": settings.database_url, "APP_URL": settings.app_url,
                "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "DATA_DIR": tmp, "LOG_LEVEL": "WARNING",
-               "SYNC_WEBHOOKS_ON_STARTUP": "false", "APP_ENV": "test", "CATCH_UP_INTERVAL_SECONDS": "0"}
+               "SYNC_WEBHOOKS_ON_STARTUP": "false", "APP_ENV": "test", "CATCH_UP_INTERVAL_SECONDS": "0",
+               "ALLOW_LOOPBACK_TARGETS": "true"}
         app = subprocess.Popen([sys.executable, "-m", "saleor_app.cli", "serve", "--port", str(port), "--no-migrate"],
                                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         observer = build_container(settings)

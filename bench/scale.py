@@ -73,7 +73,8 @@ def fresh_schema(base: str) -> Iterator[str]:
 def settings_for(url: str, directory: Path, *, broker: str | None = None, **extra: object) -> Settings:
     values: dict[str, object] = {"app_env": AppEnv.TEST, "database_url": url, "data_dir": directory,
                                  "encryption_keys": [Fernet.generate_key().decode()], "log_level": "WARNING",
-                                 "sync_webhooks_on_startup": False, "catch_up_interval_seconds": 0}
+                                 "sync_webhooks_on_startup": False, "catch_up_interval_seconds": 0,
+                                 "allow_loopback_targets": True}  # the fake Saleor listens on loopback
     if broker is not None:
         values |= {"job_runner": "celery", "celery_broker_url": broker, "dispatch_idle_seconds": 0.05,
                    "celery_queue": f"bench-{uuid.uuid4().hex[:10]}"}

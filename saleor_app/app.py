@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     async def manifest() -> Response:
         return Response(content=manifest_body, media_type="application/json")
 
-    app.include_router(register_router(container.register))
+    app.include_router(register_router(container.register, container.register_limit, container.client_address))
     webhooks = WebhookHandler(
         container.installations, container.keys, container.ingest, max_body_bytes=settings.webhook_max_body_bytes
     )

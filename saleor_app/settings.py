@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -19,10 +21,18 @@ class AppEnv(StrEnum):
     PRODUCTION = "production"
 
 
+DEV_DASHBOARD_ORIGINS = "https://*.saleor.cloud http://localhost:* http://127.0.0.1:*"
+PRODUCTION_DASHBOARD_ORIGINS = "https://*.saleor.cloud"
+# Production refuses an ALLOWED_SALEOR_URLS that accepts any of these: a loopback Saleor, the cloud metadata
+# address, and a host nobody listed. A pattern that does is a catch-all, whatever it looks like.
+CATCH_ALL_PROBES = ("http://127.0.0.1/graphql/", "http://169.254.169.254/graphql/", "https://unlisted.example/graphql/")
+
+
 class Settings(BaseSettings):
     """Every setting the app reads; the README's configuration table mirrors this class."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    _default_dashboard_origins: bool = PrivateAttr(False)  # production, DASHBOARD_ORIGINS unset: warned at start-up
 
     app_env: AppEnv = AppEnv.DEV
     app_url: str = Field(
@@ -35,7 +45,18 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./data/app.db"
     data_dir: Path = Path("./data")
     allowed_saleor_urls: str | None = Field(
-        None, description="Regex a Saleor API URL must fully match to register; unset means any (dev only)."
+        None, description="Regex a Saleor API URL must fully match to register; unset means any (dev only). A host "
+                          "it writes out literally may resolve to a private address."
+    )
+    allow_loopback_targets: bool | None = Field(
+        None, description="Whether Saleor, providers and URLs merchants type may be on loopback (127.0.0.1, ::1, "
+                          "localhost). Unset: yes in dev, no otherwise; refused in production."
+    )
+    register_attempts_per_minute: int = Field(10, ge=0, description="POST /api/register attempts per client "
+                                                                     "address and minute, per process; 0: no limit")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Addresses or CIDR blocks of reverse proxies whose X-Forwarded-For names "
+                                          "the client (comma-separated)."
     )
     encryption_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
@@ -75,18 +96,15 @@ class Settings(BaseSettings):
     inbox_retention_days: int = Field(30, ge=0, description="handled webhook bodies older than this are deleted; "
                                                             "0: kept")
 
-    outbound_allow_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="TEST ONLY: host names or IPs the guarded outbound client may reach although private.",
-    )
     outbound_timeout_seconds: float = 10.0
     outbound_max_response_bytes: int = 5_000_000
 
     # The embedded Dashboard page (issue 9): who may frame it (CSP frame-ancestors sources, space-separated).
     dashboard_origins: str = Field(
-        "https://*.saleor.cloud http://localhost:* http://127.0.0.1:*",
+        DEV_DASHBOARD_ORIGINS,
         pattern=r"^[^;,\r\n]+$",
-        description="origins of the Saleor Dashboards that embed the app; add your self-hosted Dashboard's origin",
+        description="origins of the Saleor Dashboards that embed the app; add your self-hosted Dashboard's origin. "
+                    f"Default: {DEV_DASHBOARD_ORIGINS!r}, in production {PRODUCTION_DASHBOARD_ORIGINS!r}",
     )
 
     # Client email (issue 5)
@@ -111,7 +129,7 @@ class Settings(BaseSettings):
     alerts_interval_seconds: float = Field(300.0, ge=0, description="how often dead and unknown jobs are checked "
                                            "for the daily digest and reported to Saleor as app problems (0: off)")
 
-    @field_validator("encryption_keys", "outbound_allow_hosts", mode="before")
+    @field_validator("encryption_keys", "trusted_proxies", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
@@ -137,9 +155,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"ALLOWED_SALEOR_URLS is not a valid regular expression: {exc}") from exc
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR block") from exc
+        return value
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.app_env is AppEnv.PRODUCTION:
+            if "dashboard_origins" not in self.model_fields_set:
+                self.dashboard_origins = PRODUCTION_DASHBOARD_ORIGINS  # no localhost Dashboard in production
+                self._default_dashboard_origins = True
             if not self.encryption_keys:
                 raise ValueError(
                     "APP_ENV=production needs ENCRYPTION_KEYS (comma-separated Fernet keys; create one with "
@@ -148,10 +179,23 @@ class Settings(BaseSettings):
             if self.allowed_saleor_urls is None:
                 raise ValueError(
                     "APP_ENV=production needs ALLOWED_SALEOR_URLS, a regex of the Saleor API URLs that may "
-                    "install the app (use '.*' to allow any, deliberately)."
+                    r"install the app, e.g. 'https://my-shop\.saleor\.cloud/graphql/'."
                 )
-            if self.outbound_allow_hosts:
-                raise ValueError("OUTBOUND_ALLOW_HOSTS is for tests only and is refused in production.")
+            pattern = re.compile(self.allowed_saleor_urls)
+            caught = next((probe for probe in CATCH_ALL_PROBES if pattern.fullmatch(probe)), None)
+            if caught is not None:
+                raise ValueError(
+                    f"ALLOWED_SALEOR_URLS accepts any Saleor (it matches {caught}), and production refuses a "
+                    "catch-all: list the Saleor API URLs that may install the app, e.g. "
+                    r"'https://(shop-a|shop-b)\.saleor\.cloud/graphql/'."
+                )
+            if self.allow_loopback_targets:
+                raise ValueError("ALLOW_LOOPBACK_TARGETS is for development and tests and is refused in production.")
+        for name, url in (("POSTMARK_API_BASE_URL", self.postmark_api_base_url),
+                          ("TWILIO_API_BASE_URL", self.twilio_api_base_url)):
+            if url is not None and _on_loopback(url) and not self.loopback_allowed:
+                raise ValueError(f"{name} points at loopback ({url}); that needs ALLOW_LOOPBACK_TARGETS=true "
+                                 "(development and tests only).")
         if self.job_runner == "celery":
             if not self.celery_broker_url:
                 raise ValueError("JOB_RUNNER=celery needs CELERY_BROKER_URL (redis://host:6379/0 or "
@@ -165,9 +209,42 @@ class Settings(BaseSettings):
     def api_base_url(self) -> str:
         return self.app_api_base_url or self.app_url
 
+    @property
+    def loopback_allowed(self) -> bool:
+        """ALLOW_LOOPBACK_TARGETS, or its default: yes in dev only."""
+        if self.allow_loopback_targets is not None:
+            return self.allow_loopback_targets
+        return self.app_env is AppEnv.DEV
+
+    def relaxed_guards(self) -> list[str]:
+        """A sentence for each protection this configuration relaxes, logged as a warning at start-up."""
+        relaxed = []
+        if self.loopback_allowed:
+            how = "ALLOW_LOOPBACK_TARGETS=true" if self.allow_loopback_targets else "the dev default"
+            relaxed.append(f"Saleor, providers and merchant URLs may be on loopback ({how}); production refuses it")
+        if self.allowed_saleor_urls is None:
+            relaxed.append("any Saleor may install the app (ALLOWED_SALEOR_URLS is unset); production refuses it")
+        if self.register_attempts_per_minute == 0:
+            relaxed.append("install attempts are not rate-limited (REGISTER_ATTEMPTS_PER_MINUTE=0)")
+        if self._default_dashboard_origins:
+            relaxed.append(f"DASHBOARD_ORIGINS is unset: only the default {PRODUCTION_DASHBOARD_ORIGINS!r} may frame "
+                           "the app's page; set it to your Dashboard's origin if it is elsewhere")
+        return relaxed
+
     @cached_property
     def allowed_saleor_url_pattern(self) -> re.Pattern[str] | None:
         return re.compile(self.allowed_saleor_urls) if self.allowed_saleor_urls is not None else None
+
+
+def _on_loopback(url: str) -> bool:
+    """Whether a configured URL names this machine outright (a provider's API pointed at a local fake)."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def environment_variable(name: str) -> str | None:

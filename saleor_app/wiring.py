@@ -54,6 +54,7 @@ from saleor_app.engine.telephony_callbacks import ReceiveTelephonyCallbacks
 from saleor_app.engine.telephony_checks import TelephonyRuleCheck
 from saleor_app.engine.telephony_reconcile import ReconcileTelephony
 from saleor_app.engine.workflows import RunWorkflowAction, SaveWorkflows, preview_workflow
+from saleor_app.providers.addresses import AddressPolicy, GuardedTransport, hosts_named_in
 from saleor_app.providers.audio_link import GuardedAudioLinkCheck
 from saleor_app.providers.outbound_http import GuardedHttpClient
 from saleor_app.providers.outbound_post import GuardedOutboundPoster
@@ -86,6 +87,7 @@ from saleor_app.store.secrets import SecretCipher, load_or_create_dev_key
 from saleor_app.store.team import SqlTeamStore
 from saleor_app.store.telephony import SqlTelephonyLookup
 from saleor_app.web.postmark_webhooks import postmark_events_url
+from saleor_app.web.rate_limit import ClientAddress, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +188,8 @@ def build_client_email(settings: Settings, providers: ProviderStore, lookup: Unr
                        clock: Clock) -> ClientEmail:
     postmark = PostmarkProvider(base_url=settings.postmark_api_base_url, timeout=settings.postmark_timeout_seconds,
                                 threads=settings.postmark_threads)
-    smtp = SmtpProvider(timeout=settings.smtp_timeout_seconds, allow_hosts=settings.outbound_allow_hosts,
+    smtp = SmtpProvider(timeout=settings.smtp_timeout_seconds,
+                        policy=AddressPolicy.of(allow_loopback=settings.loopback_allowed),
                         cert_bundle=settings.smtp_ca_bundle)
     service = EmailService(providers, {postmark.kind: postmark, smtp.kind: smtp}, credentials, clock)
     return ClientEmail(postmark, smtp, service, EmailAction(service),
@@ -230,6 +233,8 @@ class Container:
     lifecycle: AppLifecycle
     ingest: IngestWebhook
     register: RegisterInstallation
+    register_limit: RateLimiter | None  # install attempts per client address; None: unlimited
+    client_address: ClientAddress  # who is calling, behind TRUSTED_PROXIES
     background: BackgroundLoop = field(init=False)  # built from the container's own tasks, below
     automation: SqlAutomationStore
     order_events: HandleOrderEvents
@@ -309,12 +314,24 @@ def build_container(
     cipher = SecretCipher(encryption_keys(settings))
     clock = clock or SystemClock()
     timeout = settings.saleor_timeout_seconds
-    http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=connect_timeout(timeout)),
-                             follow_redirects=False, transport=saleor_transport)
+    for relaxed in settings.relaxed_guards():
+        log.warning("relaxed guard: %s", relaxed, extra={"guard": relaxed})
+    # One address policy for every call to Saleor: public addresses, a host ALLOWED_SALEOR_URLS names (the
+    # operator vouched for it, e.g. Docker's `api`), loopback only when allowed.
+    saleor_policy = AddressPolicy.of(allow_loopback=settings.loopback_allowed,
+                                     trusted_hosts=hosts_named_in(settings.allowed_saleor_urls))
+
+    def saleor_guarded() -> httpx.AsyncBaseTransport:
+        return GuardedTransport(saleor_policy, metric=None)  # the Saleor calls are timed as "saleor" already
+
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=connect_timeout(timeout)), follow_redirects=False, trust_env=False,
+        transport=saleor_transport or saleor_guarded(),
+    )
     installations = SqlInstallationRepository(engine, cipher, cache_seconds=settings.installation_cache_seconds)
     inbox = SqlWebhookInbox(settings.database_url)
     keys = SaleorKeys(installations, http, refetch_interval=settings.jwks_refetch_interval_seconds)
-    saleor = SaleorClients(installations, timeout=timeout)
+    saleor = SaleorClients(installations, timeout=timeout, transport=saleor_guarded)
     lifecycle = AppLifecycle(installations, clock)
     automation = SqlAutomationStore(engine)
     lease = timedelta(seconds=settings.job_lease_seconds)
@@ -322,7 +339,7 @@ def build_container(
     outbound = GuardedHttpClient(
         timeout=settings.outbound_timeout_seconds,
         max_response_bytes=settings.outbound_max_response_bytes,
-        allow_hosts=settings.outbound_allow_hosts,
+        policy=AddressPolicy.of(allow_loopback=settings.loopback_allowed),
     )
     provider_store = SqlProviderStore(engine)
 
@@ -361,9 +378,11 @@ def build_container(
     email.events.on_stored = email.reconcile.wake = runner.wake
     ingest = IngestWebhook(inbox, lifecycle, clock, on_stored=runner.wake)
     register = RegisterInstallation(
-        installations, http, clock, allowed_urls=settings.allowed_saleor_url_pattern, timeout=timeout
+        installations, http, saleor.connect, clock, allowed_urls=settings.allowed_saleor_url_pattern
     )
     credentials = ShellEnvironment(environment_variable) if operator_shell else StoredCredentials()
+    register_limit = RateLimiter(settings.register_attempts_per_minute, timedelta(minutes=1), clock) \
+        if settings.register_attempts_per_minute else None
     container = Container(
         settings=settings,
         engine=engine,
@@ -377,6 +396,8 @@ def build_container(
         lifecycle=lifecycle,
         ingest=ingest,
         register=register,
+        register_limit=register_limit,
+        client_address=ClientAddress(settings.trusted_proxies),
         automation=automation,
         order_events=order_events,
         execute_job=execute_job,

@@ -104,6 +104,11 @@ def pytest_report_header() -> str:
     return f"timeouts scaled by {SCALE:g} (TEST_TIMEOUT_SCALE, else from the load average at start)"
 
 
+# The fake Saleors listen on 127.0.0.1: naming that host lets the app call them, as an operator names a private
+# Saleor; merchant URLs and providers on loopback stay refused unless a test allows loopback.
+FAKE_SALEOR_URLS = r"http://127\.0\.0\.1:\d+/graphql/"
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
@@ -115,6 +120,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         encryption_keys=[Fernet.generate_key().decode()],
         sync_webhooks_on_startup=False,
         log_format="text",
+        allowed_saleor_urls=FAKE_SALEOR_URLS,
         **APP_TIMEOUTS,
     )
 

@@ -1,9 +1,9 @@
 """SMTP accounts: connector (a real EHLO / STARTTLS / AUTH round) and email transport, through `aiosmtplib`.
 
-The host is typed by the merchant, so it goes through the same rule as every merchant URL (providers/
-outbound_http.py): it is resolved here, every address must be a public one (unless the host is in
-OUTBOUND_ALLOW_HOSTS, for tests and local relays), and the connection goes to the checked address while TLS still
-verifies the typed host name.
+The host is typed by the merchant, so it goes through the app's one address policy (providers/addresses.py):
+it is resolved here, every address must be one the policy allows (public; loopback only with
+ALLOW_LOOPBACK_TARGETS), and the connection goes to the checked address while TLS still verifies the typed host
+name.
 
 What a failure means: an SMTP 5xx reply (MAIL, RCPT, or after DATA) is a refusal with the server's own text; a 4xx
 reply or a connection that could not be made (refused, timed out, TLS or greeting failure) is retried, because the
@@ -16,7 +16,6 @@ The provider's message id is the Message-ID header the app gives each email.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -31,7 +30,7 @@ from saleor_app.domain.email import OutgoingEmail
 from saleor_app.domain.errors import OutcomeUnknown, PermanentError, RetryableError
 from saleor_app.domain.provider_ports import CallbackTarget, Credentials
 from saleor_app.domain.providers import SenderInfo, SenderKind, normalise_email
-from saleor_app.providers.outbound_http import NOT_PUBLIC, refusal_reason, system_resolver
+from saleor_app.providers.addresses import NOT_PUBLIC, AddressPolicy, parse_ip, system_resolver
 
 SECURITY = ("starttls", "tls", "none")
 _CREDENTIALS = frozenset({"username", "password"})
@@ -46,9 +45,13 @@ class SmtpProvider:
     label = "SMTP"
     secret_fields: tuple[str, ...] = ("password",)
 
-    def __init__(self, *, timeout: float, allow_hosts: Sequence[str] = (), cert_bundle: str | None = None) -> None:
+    def __init__(self, *, timeout: float, policy: AddressPolicy | None = None, allow_hosts: Sequence[str] = (),
+                 cert_bundle: str | None = None) -> None:
+        """`allow_hosts`: names whose addresses are not checked, for tests."""
         self._timeout = timeout
-        self._allow_hosts = frozenset(host.lower() for host in allow_hosts)
+        policy = policy or AddressPolicy()
+        self._policy = AddressPolicy.of(allow_loopback=policy.allow_loopback,
+                                        trusted_hosts=[*policy.trusted_hosts, *allow_hosts])
         self._cert_bundle = cert_bundle
 
     # connector
@@ -154,17 +157,16 @@ class SmtpProvider:
 
     async def _socket(self, host: str, port: int) -> socket.socket:
         """A connected socket to a checked address of `host` (see the module docstring)."""
-        typed_address = _is_ip(host)
+        typed_address = parse_ip(host) is not None
         try:
             addresses = await system_resolver(host, port)
         except socket.gaierror as exc:  # retried (DNS may be down), in the words of a refusal: see NOT_PUBLIC
             raise RetryableError(f"the SMTP host {host} {NOT_PUBLIC}") from exc
-        if host not in self._allow_hosts:
-            for address in addresses:
-                reason = refusal_reason(address)
-                if reason is not None:
-                    raise PermanentError(f"the SMTP host {host} is {reason}; only public internet addresses may "
-                                         "be used" if typed_address else f"the SMTP host {host} {NOT_PUBLIC}")
+        for address in addresses:
+            reason = self._policy.refusal_of(host, address)
+            if reason is not None:
+                raise PermanentError(f"the SMTP host {host} is {reason}; only public internet addresses may "
+                                     "be used" if typed_address else f"the SMTP host {host} {NOT_PUBLIC}")
         last: Exception | None = None
         for address in addresses:
             family = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -179,14 +181,6 @@ class SmtpProvider:
                 continue
             return sock
         raise RetryableError(f"the SMTP server {host}:{port} could not be reached: {last or 'no address'}")
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _reply(exc: aiosmtplib.SMTPResponseException) -> Exception:

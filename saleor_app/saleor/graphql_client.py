@@ -22,6 +22,7 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from graphql import DocumentNode, parse, print_ast
 from saleor_app import metrics
 from saleor_app.domain.errors import AppAccessLost, PermanentError, SaleorUnavailable
+from saleor_app.providers.addresses import OutboundRefused, OutboundUnavailable
 from saleor_app.saleor import documents
 
 log = logging.getLogger(__name__)
@@ -65,15 +66,20 @@ class SaleorGraphQLClient:
     Saleor allows no batching (GRAPHQL_BATCH_MAX_COUNT=1), so gql's batching stays off.
     """
 
-    def __init__(self, saleor_api_url: str, token: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, saleor_api_url: str, token: str, *, timeout: float = 10.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """`transport`: the address-guarded one the wiring builds (one per client: closing a client closes it)."""
         self.saleor_api_url = saleor_api_url
-        transport = HTTPXAsyncTransport(
+        transport_options: dict[str, Any] = {} if transport is None else {"transport": transport}
+        gql_transport = HTTPXAsyncTransport(
             saleor_api_url,
             headers={"Authorization": f"Bearer {token}"},
             timeout=httpx.Timeout(timeout, connect=connect_timeout(timeout)),
             follow_redirects=False,
+            trust_env=False,
+            **transport_options,
         )
-        self._client = Client(transport=transport, execute_timeout=timeout + 1)
+        self._client = Client(transport=gql_transport, execute_timeout=timeout + 1)
         self._session: AsyncClientSession | None = None
 
     async def execute(self, name: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -92,7 +98,10 @@ class SaleorGraphQLClient:
             raise SaleorUnavailable(f"Saleor answered {name} with HTTP {exc.code}: {exc}") from exc
         except TransportProtocolError as exc:
             raise SaleorUnavailable(f"Saleor's answer to {name} was not a GraphQL response: {exc}") from exc
-        except (httpx.HTTPError, TransportError, TimeoutError, OSError) as exc:
+        except OutboundRefused:  # the address policy refused Saleor's address: retrying will not change it
+            await self.close()
+            raise
+        except (httpx.HTTPError, TransportError, TimeoutError, OSError, OutboundUnavailable) as exc:
             await self.close()
             raise SaleorUnavailable(
                 f"could not reach Saleor at {self.saleor_api_url} for {name}: {exc.__class__.__name__} {exc}"
@@ -106,6 +115,12 @@ class SaleorGraphQLClient:
                 await self._client.close_async()  # type: ignore[no-untyped-call]
             except Exception:  # closing a broken connection must not mask the original error
                 log.debug("closing the GraphQL client failed", exc_info=True)
+
+
+def is_saleor_answer(exc: BaseException) -> bool:
+    """Whether an error of `execute` is Saleor's own GraphQL answer (errors in a GraphQL response), as opposed to
+    an exchange that failed or an answer that was not GraphQL at all."""
+    return isinstance(exc.__cause__, TransportQueryError)
 
 
 def _query_error(name: str, url: str, exc: TransportQueryError) -> Exception:

@@ -23,6 +23,7 @@ from jwt.utils import base64url_decode
 
 from saleor_app.domain.installations import Installation, jwks_url_for
 from saleor_app.domain.ports import InstallationRepository
+from saleor_app.providers.addresses import OutboundRefused, OutboundUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,8 @@ async def fetch_jwks(http: httpx.AsyncClient, saleor_api_url: str) -> dict[str, 
     url = jwks_url_for(saleor_api_url)
     try:
         response = await http.get(url, follow_redirects=False)
-    except httpx.HTTPError as exc:
-        raise KeysUnavailable(f"could not fetch Saleor's keys from {url}: {exc.__class__.__name__}") from exc
+    except (httpx.HTTPError, OutboundUnavailable, OutboundRefused) as exc:
+        raise KeysUnavailable(f"could not fetch Saleor's keys from {url}: {exc.__class__.__name__} {exc}") from exc
     if response.status_code != 200:
         raise KeysUnavailable(f"Saleor's keys at {url} answered HTTP {response.status_code}")
     try:

@@ -9,7 +9,6 @@ from typing import Any
 from saleor_app.domain.employee_ports import StaffUser
 from saleor_app.domain.installations import Installation
 from saleor_app.saleor.clients import SaleorClients
-from saleor_app.saleor.graphql_client import SaleorGraphQLClient
 
 PAGE = 100
 MAX_PAGES = 50  # 5,000 staff users: far beyond any shop; a bound on a loop driven by another server's answers
@@ -28,7 +27,7 @@ class SaleorStaffDirectory:
         self._timeout = timeout
 
     async def me(self, saleor_api_url: str, dashboard_token: str) -> StaffUser | None:
-        client = SaleorGraphQLClient(saleor_api_url, dashboard_token, timeout=self._timeout)
+        client = self._clients.connect(saleor_api_url, dashboard_token)
         try:
             data = await client.execute("Me")
         finally:

@@ -61,7 +61,10 @@ def worker_env(settings: Settings, clock_file: Path | None = None, **extra: str)
            "JOB_RUNNER": "celery", "CELERY_BROKER_URL": settings.celery_broker_url or "",
            "CELERY_QUEUE": settings.celery_queue, "JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
            "SYNC_WEBHOOKS_ON_STARTUP": "false", "LOG_LEVEL": "WARNING", "LOG_FORMAT": "text",
+           "ALLOW_LOOPBACK_TARGETS": "true" if settings.loopback_allowed else "false",
            **{name.upper(): str(getattr(settings, name)) for name in APP_TIMEOUTS}, **extra}
+    if settings.allowed_saleor_urls is not None:
+        env["ALLOWED_SALEOR_URLS"] = settings.allowed_saleor_urls
     if clock_file is not None:
         env["TEST_CLOCK_FILE"] = str(clock_file)
     return env

@@ -209,7 +209,8 @@ async def test_api_previews_and_applies_with_a_dashboard_token(stack: EngineStac
 
 def cli_env(settings: Settings) -> dict[str, str]:
     return {"APP_ENV": "test", "DATABASE_URL": settings.database_url, "DATA_DIR": str(settings.data_dir),
-            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "LOG_FORMAT": "text", "LOG_LEVEL": "WARNING"}
+            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "LOG_FORMAT": "text", "LOG_LEVEL": "WARNING",
+            "ALLOWED_SALEOR_URLS": settings.allowed_saleor_urls or ""}
 
 
 async def invoke(stack: EngineStack, *args: str) -> Any:

@@ -266,7 +266,8 @@ async def test_the_json_api_exports_and_imports_the_same_documents(stack: Engine
 async def invoke(stack: EngineStack, *args: str, stdin: str | None = None) -> Any:
     settings = stack.container.settings
     env = {"APP_ENV": "test", "DATABASE_URL": settings.database_url, "DATA_DIR": str(settings.data_dir),
-           "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "LOG_FORMAT": "text", "LOG_LEVEL": "WARNING"}
+           "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "LOG_FORMAT": "text", "LOG_LEVEL": "WARNING",
+           "ALLOWED_SALEOR_URLS": settings.allowed_saleor_urls or ""}
     # The command runs its own event loop (asyncio.run), so it runs in a thread, as it would in its own process.
     return await asyncio.to_thread(CliRunner().invoke, cli, ["config", *args], env=env, input=stdin)
 

@@ -33,7 +33,7 @@ async def smtp(tmp_path: Path) -> AsyncIterator[FakeSmtp]:
 
 @pytest.fixture
 async def stack(settings, smtp: FakeSmtp) -> AsyncIterator[EngineStack]:
-    async for built in engine_stack(settings.model_copy(update={"outbound_allow_hosts": ["localhost", "127.0.0.1"],
+    async for built in engine_stack(settings.model_copy(update={"allow_loopback_targets": True,
                                                                 "smtp_ca_bundle": str(smtp.ca_file)})):
         yield built
 
@@ -169,7 +169,7 @@ async def config_import(stack: EngineStack, file: Path, **env: str) -> Any:
     settings = stack.container.settings
     env = {"APP_ENV": "test", "DATABASE_URL": settings.database_url, "DATA_DIR": str(settings.data_dir),
            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "LOG_FORMAT": "text", "LOG_LEVEL": "WARNING",
-           "OUTBOUND_ALLOW_HOSTS": "localhost", "SMTP_CA_BUNDLE": str(settings.smtp_ca_bundle), **env}
+           "ALLOW_LOOPBACK_TARGETS": "true", "SMTP_CA_BUNDLE": str(settings.smtp_ca_bundle), **env}
     return await asyncio.to_thread(CliRunner().invoke, cli, ["config", "import", str(file), "--saleor-api-url",
                                                              stack.saleor.api_url], env=env)
 

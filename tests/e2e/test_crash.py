@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 def start_app(settings: Settings, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": settings.database_url, "APP_URL": f"http://127.0.0.1:{port}",
            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "DATA_DIR": str(settings.data_dir),
-           "SYNC_WEBHOOKS_ON_STARTUP": "false", "JOB_LEASE_SECONDS": "2", "LOG_LEVEL": "WARNING", "APP_ENV": "test"}
+           "SYNC_WEBHOOKS_ON_STARTUP": "false", "JOB_LEASE_SECONDS": "2", "LOG_LEVEL": "WARNING", "APP_ENV": "test",
+           "ALLOWED_SALEOR_URLS": settings.allowed_saleor_urls or ""}
     return subprocess.Popen([sys.executable, "-m", "saleor_app.cli", "serve", "--port", str(port), "--no-migrate"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -46,7 +46,7 @@ async def smtp() -> AsyncIterator[FakeSmtp]:
 @pytest.fixture
 async def stack(settings, postmark: FakePostmark) -> AsyncIterator[EngineStack]:
     async for built in engine_stack(settings.model_copy(update={
-            "postmark_api_base_url": postmark.base_url, "outbound_allow_hosts": ["127.0.0.1", "localhost"]})):
+            "postmark_api_base_url": postmark.base_url, "allow_loopback_targets": True})):
         yield built
 
 
@@ -454,7 +454,8 @@ async def invoke(stack: EngineStack, postmark: FakePostmark, *args: str, **env: 
     settings = stack.container.settings
     env = {"APP_ENV": "test", "DATABASE_URL": settings.database_url, "DATA_DIR": str(settings.data_dir),
            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "LOG_FORMAT": "text", "LOG_LEVEL": "WARNING",
-           "POSTMARK_API_BASE_URL": postmark.base_url, "APP_URL": settings.app_url, **env}
+           "POSTMARK_API_BASE_URL": postmark.base_url, "APP_URL": settings.app_url, "ALLOW_LOOPBACK_TARGETS": "true",
+           **env}
     return await asyncio.to_thread(CliRunner().invoke, cli, ["providers", *args, "--saleor-api-url",
                                                              stack.saleor.api_url], env=env)
 

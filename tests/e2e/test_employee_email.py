@@ -22,7 +22,7 @@ async def smtp(tmp_path: Path) -> AsyncIterator[FakeSmtp]:
 
 @pytest.fixture
 async def stack(settings, smtp: FakeSmtp) -> AsyncIterator[EngineStack]:
-    async for built in engine_stack(settings.model_copy(update={"outbound_allow_hosts": ["localhost", "127.0.0.1"],
+    async for built in engine_stack(settings.model_copy(update={"allow_loopback_targets": True,
                                                                 "smtp_ca_bundle": str(smtp.ca_file)})):
         view = await built.container.providers.connect(built.installation.id, ProviderSpec(
             key="smtp-main", kind="smtp", credentials={"username": "shop", "password": "secret"},

@@ -1,5 +1,5 @@
 """Tasks, workflows, team notifications by chat webhook and signed outside calls, end to end: the fake Saleor,
-the app, and a loopback receiver that checks signatures (the guard's test allow-list lets the app reach it)."""
+the app, and a loopback receiver that checks signatures (ALLOW_LOOPBACK_TARGETS lets the app reach it)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def stack(settings) -> AsyncIterator[EngineStack]:
-    settings = settings.model_copy(update={"outbound_allow_hosts": ["127.0.0.1"]})
+    settings = settings.model_copy(update={"allow_loopback_targets": True})
     async for built in engine_stack(settings):
         yield built
 

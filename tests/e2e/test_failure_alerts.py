@@ -44,7 +44,7 @@ kinds.register(kinds.RuleKind("test_alerts_send", "Test send of unknown outcome"
 async def built_stack(settings: Any, smtp: FakeSmtp | None) -> AsyncIterator[EngineStack]:
     clock = FakeClock(START)
     if smtp is not None:
-        settings = settings.model_copy(update={"outbound_allow_hosts": ["localhost", "127.0.0.1"],
+        settings = settings.model_copy(update={"allow_loopback_targets": True,
                                                "smtp_ca_bundle": str(smtp.ca_file)})
     async for stack in engine_stack(settings, extra_handlers={"test_alerts_send": dropped_after_handover},
                                     app_clock=clock, clock=clock.now):

@@ -76,7 +76,8 @@ class LoopbackServer:
         self._socket.bind(("127.0.0.1", self._wanted_port))
         self.port = self._socket.getsockname()[1]
         config = uvicorn.Config(self._app, lifespan=self._lifespan, log_config=None, log_level="warning",
-                                access_log=False, ws="none", http="h11", timeout_graceful_shutdown=2)
+                                access_log=False, ws="none", http="h11", timeout_graceful_shutdown=2,
+                                proxy_headers=False)  # as `saleor-automation serve`: the app reads X-Forwarded-For
         self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
         while not self._server.started:
