@@ -4,8 +4,8 @@ It serves what the app uses, shaped like Postmark's: GET /server, POST /email, G
 and the webhooks API (GET/POST /webhooks, PUT/DELETE /webhooks/{id}); `X-Postmark-Server-Token` /
 `X-Postmark-Account-Token` headers; errors as `{"ErrorCode", "Message"}` with Postmark's statuses (401 bad token,
 422 for 300 invalid request / 406 inactive recipient / 400 unknown sender, 429, 500). Tests can queue errors,
-slow answers, and a dropped connection after Postmark accepted the email (through DroppingProxy). It answers the outbound
-message search (`GET /messages/outbound`, filtered by recipient) that reconciliation asks. It posts the
+answers held until the client gives up, and a dropped connection after Postmark accepted the email (DroppingProxy).
+It answers the outbound message search (`GET /messages/outbound`, filtered by recipient) that reconciliation asks. It posts the
 webhooks Postmark posts (Delivery, Bounce, SpamComplaint, Open, Click) to the registered URL with the registered
 basic-auth credentials.
 
