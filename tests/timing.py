@@ -71,6 +71,24 @@ async def eventually(check: Callable[[], T | Awaitable[T]], *, within: float = 3
         await asyncio.sleep(every)
 
 
+async def settles(read: Callable[[], T | Awaitable[T]], expected: T, *, within: float = 30.0,
+                  every: float = 0.02, what: str = "") -> None:
+    """Poll `read` until it returns `expected`; NotYet shows the last value read, so a failure says where it
+    stopped (a job left `retrying`, not just "not done")."""
+    deadline = time.monotonic() + scaled(within)
+    while True:
+        value = read()
+        if inspect.isawaitable(value):
+            value = await value
+        if value == expected:
+            return
+        if time.monotonic() > deadline:
+            name = what or getattr(read, "__name__", "<lambda>")
+            raise NotYet(f"{'the value' if name == '<lambda>' else name} is still {value!r}, not {expected!r}, "
+                         f"after {scaled(within):.1f} s")
+        await asyncio.sleep(every)
+
+
 def eventually_sync(check: Callable[[], T], *, within: float = 30.0, every: float = 0.02, what: str = "",
                     pause: Callable[[float], object] = time.sleep) -> T:
     """`eventually` for code without an event loop (threads, subprocesses, the browser tests, whose `pause` must

@@ -187,7 +187,7 @@ def test_a_failed_job_is_replayed_after_its_preview(live: LiveStack, page: Any, 
     dialog.wait_for()
     assert dialog.locator(".replay-outcome").inner_text() == f"would add the order note: {fixed}"
     assert "Yes" in dialog.locator(".replay-plan").inner_text()
-    assert frame.locator(":focus").inner_text() == "Replay now"  # focus moved into the dialog
+    expect(frame.locator(":focus")).to_have_text("Replay now")  # focus moved into the dialog
     take_screenshot(page, shots, "replay-preview-light")
     assert fixed not in live.stack.notes()  # a preview changes nothing
 
@@ -292,6 +292,6 @@ def test_a_narrow_iframe_keeps_everything_reachable(live: LiveStack, page: Any, 
         assert box is not None and box["width"] <= 360
         page.keyboard.press("Escape")  # a modal dialog closes with Escape and gives focus back
         dialog.wait_for(state="hidden")
-        assert frame.locator(":focus").inner_text() == "Replay…"
+        expect(frame.locator(":focus")).to_have_text("Replay…")  # given back when the close event has run
     finally:
         page.set_viewport_size({"width": 1280, "height": 800})

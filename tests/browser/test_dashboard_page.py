@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from uuid import uuid4
 
 import yaml
+from playwright.sync_api import expect
 from pydantic import Field
 
 from saleor_app.domain.kinds import KindConfig, RuleKind, register
@@ -266,7 +267,7 @@ def test_rules_are_reordered_by_keyboard_and_by_dragging(live: LiveStack, page: 
     column.locator('[data-rule="one"]').focus()
     page.keyboard.press("Alt+ArrowDown")
     column.locator('.rule-card:first-child[data-rule="two"]').wait_for()
-    assert frame.locator(":focus").get_attribute("data-rule") == "one"  # focus follows the moved card
+    expect(frame.locator(":focus")).to_have_attribute("data-rule", "one")  # focus follows the moved card
     column.get_by_role("button", name="Move Three up").click()
     column.locator('.rule-card:nth-child(2)[data-rule="three"]').wait_for()
     column.locator('[data-rule="two"]').drag_to(column.locator('[data-rule="one"]'), target_position={"x": 20, "y": 60})

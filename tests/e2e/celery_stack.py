@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -70,11 +71,34 @@ def worker_env(settings: Settings, clock_file: Path | None = None, **extra: str)
     return env
 
 
+# The output of the workers the running test started: a failing test's report shows it (tests/e2e/conftest.py).
+WORKER_LOGS: list[Path] = []
+
+
 def start_worker(settings: Settings, clock_file: Path | None = None, **extra: str) -> subprocess.Popen[bytes]:
-    log = os.environ.get("TEST_WORKER_LOG")  # a file to append the workers' output to, when debugging
-    with open(log or os.devnull, "ab") as output:
+    handle, name = tempfile.mkstemp(prefix="celery-worker-", suffix=".log")
+    WORKER_LOGS.append(Path(name))
+    with os.fdopen(handle, "ab") as output:
         return subprocess.Popen([sys.executable, "-m", "tests.fakes.celery_worker"], cwd=REPO,
                                 env=worker_env(settings, clock_file, **extra), stdout=output, stderr=output)
+
+
+def worker_output() -> str:
+    """What the test's workers printed (warnings and errors: they run at LOG_LEVEL=WARNING)."""
+    parts = []
+    for index, path in enumerate(WORKER_LOGS, start=1):
+        try:
+            text = path.read_text(errors="replace").strip()
+        except FileNotFoundError:
+            continue
+        parts.append(f"--- worker {index} ---\n{text[-20_000:] or '(nothing)'}")
+    return "\n".join(parts)
+
+
+def forget_worker_logs() -> None:
+    for path in WORKER_LOGS:
+        path.unlink(missing_ok=True)
+    WORKER_LOGS.clear()
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

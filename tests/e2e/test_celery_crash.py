@@ -7,7 +7,7 @@ import asyncio
 import shutil
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from tests.conftest import require
 from tests.e2e.celery_stack import BROKERS, celery_settings, delete_queue, require_broker, start_worker, stop
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.loopback import free_port
-from tests.timing import eventually, scaled
+from tests.timing import eventually, scaled, settles
 
 pytestmark = pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
                                      indirect=True)
@@ -60,11 +60,8 @@ async def test_a_worker_killed_mid_send_sends_nothing_twice(settings: Settings, 
             stack.saleor.graphql_delay(0.0)
             worker = start_worker(settings)  # RabbitMQ redelivers the message to it at once: dropped (running)
 
-            async def unknown() -> bool:
-                return await states(stack) == ["unknown"]
-
-            await eventually(unknown)  # the lease expired: not re-sent blindly, a person decides
-            await eventually(lambda: _eq(stack.notes, ["once"]))  # Saleor finishes the held request (3 s after it came)
+            await settles(lambda: states(stack), ["unknown"], what="the job states")  # the lease expired: not re-sent blindly, a person decides
+            await settles(stack.notes, ["once"])  # Saleor finishes the held request (3 s after it came)
             await asyncio.sleep(1.0)
             assert stack.notes() == ["once"]  # the worker died before hearing so; never a second one
     finally:
@@ -81,11 +78,7 @@ async def test_a_message_delivered_twice_runs_its_job_once(settings: Settings) -
         async with running_stack(settings) as stack:
             await stack.rule(key="note", stage="new", kind="add_note", config={"message": "one"})
             await stack.saleor.place_order(auto_confirm=False)
-
-            async def done() -> bool:
-                return await states(stack) == ["succeeded"]
-
-            await eventually(done)
+            await settles(lambda: states(stack), ["succeeded"], what="the job states")
             job_id = (await stack.jobs())[0]["id"]
             app = create_celery(broker, settings.celery_queue)
             for attempts in (0, 0, 1):  # the original message twice more, and one naming the attempt that ran
@@ -117,8 +110,8 @@ async def test_a_broker_restart_loses_nothing_and_doubles_nothing(settings: Sett
         async with running_stack(settings) as stack:
             await stack.rule(key="note", stage="new", kind="add_note", config={"message": "{{ order.number }}"})
             first = await stack.saleor.place_order(auto_confirm=False)
-            await eventually(lambda: _eq(stack.notes, [str(first.number)]))
-            await eventually(lambda: _states(stack, ["succeeded"]))  # recorded: the worker may go now
+            await settles(stack.notes, [str(first.number)])
+            await settles(lambda: states(stack), ["succeeded"], what="the job states")  # recorded: the worker may go now
 
             stop(worker)  # no consumer: the next job's message waits in Redis…
             lost = await stack.saleor.place_order(auto_confirm=False)
@@ -135,10 +128,10 @@ async def test_a_broker_restart_loses_nothing_and_doubles_nothing(settings: Sett
             redis = start_redis(port, tmp_path)  # back, empty
             worker = start_worker(settings)
             expected = sorted(str(order.number) for order in (first, lost, down))
-            await eventually(lambda: _eq(lambda: sorted(stack.notes()), expected))
+            await settles(lambda: sorted(stack.notes()), expected)
             await asyncio.sleep(2.5)  # past another resend interval: still once each
             assert sorted(stack.notes()) == expected
-            await eventually(lambda: _states(stack, ["succeeded"] * 3))
+            await settles(lambda: states(stack), ["succeeded"] * 3, what="the job states")
             assert [job["attempts"] for job in await stack.jobs()] == [1, 1, 1]
     finally:
         if worker is not None:
@@ -151,14 +144,6 @@ async def _reachable(url: str) -> bool:
 
     _PROBLEMS.pop(url, None)
     return broker_problem(url) is None
-
-
-async def _eq(read: Callable[[], list[str]], expected: list[str]) -> bool:
-    return read() == expected
-
-
-async def _states(stack: EngineStack, expected: list[str]) -> bool:
-    return await states(stack) == expected
 
 
 async def _sent(stack: EngineStack) -> bool:

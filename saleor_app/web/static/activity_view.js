@@ -368,6 +368,9 @@ function updateJob(row, change) {
   row.dataset.jobState = change.state || "";
   const actions = row.querySelector(".activity-actions");
   const allowed = moved ? [] : change.actions || []; // the buttons go on the line that tells the job's state now
+  // The same buttons stay the same elements: a dialog opened from one gives focus back to it when it closes.
+  if (actions.dataset.allowed === allowed.join(" ")) return;
+  actions.dataset.allowed = allowed.join(" ");
   clear(actions,
     allowed.includes("replay") ? h("button", { type: "button", class: "button-secondary small", "aria-haspopup": "dialog",
       onclick: (event) => row.act.replay(event.currentTarget) }, "Replay…") : null,
@@ -379,8 +382,11 @@ function updateJob(row, change) {
 
 function openDialog(dialog, returnTo, ...content) {
   clear(dialog, ...content);
+  const row = returnTo && returnTo.closest("[data-entry]");
   dialog.onclose = () => {
-    if (returnTo && returnTo.isConnected) returnTo.focus();
+    // The button may have gone while the dialog was open (the job moved on): its line takes the focus instead.
+    const target = returnTo && returnTo.isConnected ? returnTo : row && row.isConnected ? row.querySelector(".activity-what") : null;
+    if (target) target.focus();
   };
   try {
     dialog.showModal();
