@@ -55,8 +55,8 @@ THROUGH_THE_APP = ("set credentials in the Providers view or with `providers con
 
 
 class CredentialSource(Protocol):
-    """What a document's provider credentials become: the values to save (the stored ones merged in for a provider
-    that exists) and (path, problem) for each credential the document may not give."""
+    """What a document's provider credentials become: the values it gives now (a provider that exists keeps its
+    stored ones for the rest) and (path, problem) for each credential the document may not give."""
 
     def credentials(self, doc: ProviderDoc, path: Path, stored: Mapping[str, str] | None) -> tuple[dict[str, str],
                                                                                                  Problems]: ...
@@ -71,7 +71,7 @@ class StoredCredentials:
                                                                                                  Problems]:
         problems: Problems = [((*path, "credentials", name), THROUGH_THE_APP) for name, value in doc.credentials.items()
                               if stored is None or not SECRET_REFERENCE.match(value)]
-        return dict(stored or {}), problems
+        return {}, problems
 
 
 class ShellEnvironment:
@@ -100,7 +100,7 @@ class ShellEnvironment:
             elif stored is None:
                 problems.append((where, f"the environment variable {match.group(1)} is not set where the file is "
                                         "imported"))
-        return {**(stored or {}), **values}, problems
+        return values, problems
 
 
 def duplicate_keys(providers: Sequence[ProviderDoc]) -> list[tuple[Path, str]]:

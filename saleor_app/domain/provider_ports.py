@@ -46,6 +46,9 @@ class ProviderConnector(Protocol):
     kind: str
     label: str
     secret_fields: tuple[str, ...]  # credential names that are secrets (the rest may be shown, e.g. a username)
+    # Settings that say where the credentials are sent (an SMTP host): stored credentials never follow a change
+    # of one to a new destination; they must be entered again with it.
+    credential_bound: tuple[str, ...]
 
     def validate(self, credentials: Credentials, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Raise ValueError saying what is missing or wrong; return the settings with defaults filled in."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from saleor_app.domain.config_document import ConfigDocument, ConfigProblem
 from saleor_app.domain.config_yaml import Path
 from saleor_app.domain.errors import Refused
-from saleor_app.domain.provider_config import CredentialSource, duplicate_keys, exported
+from saleor_app.domain.provider_config import CredentialSource, ProviderDoc, duplicate_keys, exported
 from saleor_app.domain.providers import ProviderAccount, ProviderSpec, SuppressionSpec
 from saleor_app.domain.rules import RuleSpec
 from saleor_app.engine.configure import ConfigSections
@@ -38,12 +38,11 @@ class ProviderConfigSections:
         for index, doc in enumerate(document.providers or ()):
             path: Path = ("providers", index)
             account = stored.get(doc.key)
-            credentials, refused = self._credentials.credentials(
-                doc, path, await self._providers.credentials(account.id) if account is not None else None)
+            credentials, kept, refused = await self._resolve(doc, path, account)
             found += [ConfigProblem(where, message) for where, message in refused]
             try:
                 self._providers.validate(account, ProviderSpec(
-                    key=doc.key, kind=doc.kind, name=doc.name, credentials=credentials, settings=doc.settings))
+                    key=doc.key, kind=doc.kind, name=doc.name, credentials=credentials, settings=doc.settings), kept)
             except Refused as exc:
                 if not refused:
                     found.append(ConfigProblem(path, str(exc)))
@@ -54,16 +53,15 @@ class ProviderConfigSections:
         stored = {view.account.key: view.account for view in await self._providers.list(installation_id)}
         for doc in document.providers or ():
             account = stored.get(doc.key)
-            credentials, _ = self._credentials.credentials(
-                doc, (), await self._providers.credentials(account.id) if account is not None else None)
+            credentials, kept, _ = await self._resolve(doc, (), account)
             spec = ProviderSpec(key=doc.key, kind=doc.kind, name=doc.name, credentials=credentials,
                                 settings=doc.settings)
-            if account is not None and not await self._changed(account, spec):
+            if account is not None and not await self._changed(account, spec, kept):
                 continue
             if dry_run:
                 lines.append(f"provider {doc.key}: would be {'added' if account is None else 'changed'} and checked")
                 continue
-            view = await self._providers.connect(installation_id, spec)
+            view = await self._providers.connect(installation_id, spec, kept)
             lines.append(f"provider {doc.key}: {'added' if account is None else 'changed'}, "
                          f"{view.account.status.value}: {view.account.status_message}")
         if document.suppressions:
@@ -76,11 +74,19 @@ class ProviderConfigSections:
                              f"{', '.join(item.normalised() for item in new)}")
         return lines
 
-    async def _changed(self, account: ProviderAccount, spec: ProviderSpec) -> bool:
+    async def _resolve(self, doc: ProviderDoc, path: Path, account: ProviderAccount | None,
+                       ) -> tuple[dict[str, str], list[str], list[tuple[Path, str]]]:
+        """The credentials to save (the document's, then the stored ones), which of them were kept from storage,
+        and the document's refused credentials."""
+        stored = await self._providers.credentials(account.id) if account is not None else None
+        given, refused = self._credentials.credentials(doc, path, stored)
+        kept = [name for name in stored or {} if name not in given]
+        return {**(stored or {}), **given}, kept, refused
+
+    async def _changed(self, account: ProviderAccount, spec: ProviderSpec, kept: list[str]) -> bool:
         stored = await self._providers.credentials(account.id)
-        credentials = spec.credentials or stored
-        settings = self._providers.validate(account, spec.model_copy(update={"credentials": credentials}))
-        return settings != account.settings or (spec.name or spec.key) != account.name or credentials != stored
+        settings = self._providers.validate(account, spec, kept)
+        return settings != account.settings or (spec.name or spec.key) != account.name or spec.credentials != stored
 
     async def export(self, installation_id: int, document: ConfigDocument) -> ConfigDocument:
         views = await self._providers.list(installation_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,24 +60,34 @@ class ManageProviders:
             known = ", ".join(sorted(self._connectors)) or "none"
             raise Refused(422, f"unknown provider kind {kind!r}; known kinds: {known}", "unknown_kind") from None
 
-    def validate(self, existing: ProviderAccount | None, spec: ProviderSpec) -> dict[str, Any]:
-        """The spec's settings with defaults, or Refused saying what is wrong; nothing is saved."""
+    def validate(self, existing: ProviderAccount | None, spec: ProviderSpec,
+                 kept: Collection[str] = ()) -> dict[str, Any]:
+        """The spec's settings with defaults, or Refused saying what is wrong; nothing is saved. `kept` names the
+        credentials taken from storage rather than given now: they may not go to a new destination."""
         connector = self.connector(spec.kind)
         if existing is not None and existing.kind != spec.kind:
             raise Refused(409, f"provider {spec.key!r} is a {existing.kind} account; delete it first "
                                f"to make {spec.key!r} a {spec.kind} account", "kind_changed")
         try:
-            return connector.validate(spec.credentials, spec.settings)
+            settings = connector.validate(spec.credentials, spec.settings)
         except ValueError as exc:
             raise Refused(422, f"provider {spec.key!r}: {exc}", "invalid_provider") from exc
+        moved = [name for name in connector.credential_bound
+                 if existing is not None and kept and settings.get(name) != existing.settings.get(name)]
+        if moved:
+            raise Refused(422, f"provider {spec.key!r}: changing {', '.join(moved)} needs the credentials entered "
+                               "again (the stored ones are never sent to a new server)", "credentials_needed")
+        return settings
 
-    async def connect(self, installation_id: int, spec: ProviderSpec) -> ProviderView:
-        """Save (credentials omitted: keep the stored ones) and check; returns the account as it ends up."""
+    async def connect(self, installation_id: int, spec: ProviderSpec, kept: Collection[str] = ()) -> ProviderView:
+        """Save (credentials omitted: keep the stored ones) and check; returns the account as it ends up. `kept`
+        names credentials in `spec` that came from storage (a configuration file's references)."""
         existing = await self._store.account(installation_id, spec.key)
         if existing is not None and not spec.credentials:
             stored = self._credentials(await self._store.credentials(existing.id))
             spec = spec.model_copy(update={"credentials": stored})
-        settings = self.validate(existing, spec)
+            kept = list(stored)
+        settings = self.validate(existing, spec, kept if existing is not None else ())
         write = AccountWrite(spec.kind, spec.key, spec.name or spec.key, settings,
                              self._encrypt(orjson.dumps(spec.credentials).decode()))
         account = await self._store.save_account(installation_id, write, self._clock.now())

@@ -46,6 +46,7 @@ class PostmarkProvider:
     kind = "postmark"
     label = "Postmark"
     secret_fields: tuple[str, ...] = ("server_token", "account_token")
+    credential_bound: tuple[str, ...] = ()  # always Postmark's own API
 
     def __init__(self, *, base_url: str, timeout: float, threads: int) -> None:
         self._base_url = base_url.rstrip("/") + "/"

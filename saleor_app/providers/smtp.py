@@ -44,6 +44,7 @@ class SmtpProvider:
     kind = "smtp"
     label = "SMTP"
     secret_fields: tuple[str, ...] = ("password",)
+    credential_bound: tuple[str, ...] = ("host", "port", "security")  # security: no downgrade to plain text
 
     def __init__(self, *, timeout: float, policy: AddressPolicy | None = None, allow_hosts: Sequence[str] = (),
                  cert_bundle: str | None = None) -> None:

@@ -25,6 +25,7 @@ class TwilioConnector:
     kind: str = "twilio"
     label: str = "Twilio (SMS and calls)"
     secret_fields: tuple[str, ...] = ("auth_token", "api_key_secret")
+    credential_bound: tuple[str, ...] = ()  # always Twilio's own API
 
     def __init__(self, api: TelephonyProvider) -> None:
         self._api = api

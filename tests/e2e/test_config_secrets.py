@@ -110,6 +110,35 @@ async def test_a_reference_keeps_what_an_existing_provider_stored_and_reads_no_v
     assert len(smtp.logins) == logins
 
 
+async def test_stored_credentials_never_follow_a_provider_to_a_new_server(
+        stack: EngineStack, smtp: FakeSmtp, tmp_path: Path) -> None:
+    """A Dashboard user who points the stored SMTP login at a server they run (another port, another host
+    name) gets a 422 asking for the credentials again; their server hears no login."""
+    await connect_smtp(stack, smtp)
+    [stored] = (await api(stack, "GET", "/providers")).json()
+    async with FakeSmtp(tls_dir=tmp_path, users={"anyone": "anything"}) as theirs:
+        for change in ({"port": theirs.port}, {"host": "127.0.0.1", "port": theirs.port}):
+            moved = await api(stack, "PUT", "/providers/smtp-main", json={
+                "kind": "smtp", "settings": {**stored["settings"], **change}})
+            assert moved.status_code == 422, moved.text
+            assert moved.json()["error"]["code"] == "credentials_needed", moved.text
+            assert f"changing {', '.join(change)} needs the credentials entered again" in moved.text
+            exported = (await api(stack, "GET", "/config")).text
+            for name, value in change.items():
+                exported = exported.replace(f"{name}: {stored['settings'][name]}", f"{name}: {value}")
+            imported = await api(stack, "PUT", "/config", content=exported)
+            assert imported.status_code == 422, imported.text
+            assert "providers[0]: provider 'smtp-main': changing" in imported.json()["error"]["message"]
+        assert theirs.logins == []
+        assert (await api(stack, "GET", "/providers")).json()[0]["settings"] == stored["settings"]
+
+        given = await api(stack, "PUT", "/providers/smtp-main", json={
+            "kind": "smtp", "credentials": {"username": "anyone", "password": "anything"},
+            "settings": {**stored["settings"], "port": theirs.port}})
+        assert given.status_code == 200, given.text  # entered again with it: the merchant's own choice
+        assert theirs.logins == [("anyone", "anything")]
+
+
 def pieces(secret: str, size: int) -> set[str]:
     return {secret[start:start + size] for start in range(len(secret) - size + 1)}
 

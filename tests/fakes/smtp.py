@@ -101,6 +101,16 @@ class FakeSmtp:
             await self._server.wait_closed()
 
     def _tls_context(self, directory: Path) -> ssl.SSLContext:
+        cert_file, key_file = directory / "smtp-cert.pem", directory / "smtp-key.pem"
+        if not cert_file.exists():  # a second server in the same directory serves the same certificate
+            self._write_certificate(cert_file, key_file)
+        self.ca_file = cert_file
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert_file, key_file)
+        return context
+
+    @staticmethod
+    def _write_certificate(cert_file: Path, key_file: Path) -> None:
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
         now = datetime.datetime.now(datetime.UTC)
@@ -114,11 +124,6 @@ class FakeSmtp:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256())
         )
-        cert_file, key_file = directory / "smtp-cert.pem", directory / "smtp-key.pem"
         cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
         key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()))
-        self.ca_file = cert_file
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(cert_file, key_file)
-        return context

@@ -121,15 +121,14 @@ def test_a_file_sent_to_the_app_sets_no_credential_and_reads_no_variable() -> No
     at = ("providers", 0, "credentials", "server_token")
     refused = [(at, THROUGH_THE_APP)]
     assert app.credentials(doc, ("providers", 0), None) == ({}, refused)  # a new provider: set it elsewhere
-    assert app.credentials(doc, ("providers", 0), {"server_token": "stored"}) == ({"server_token": "stored"}, [])
+    assert app.credentials(doc, ("providers", 0), {"server_token": "stored"}) == ({}, [])  # the stored one stays
     literal = doc.model_copy(update={"credentials": {"server_token": "abc-123"}})
-    assert app.credentials(literal, ("providers", 0), {"server_token": "stored"}) == ({"server_token": "stored"},
-                                                                                      refused)
+    assert app.credentials(literal, ("providers", 0), {"server_token": "stored"}) == ({}, refused)
     assert looked_up == []  # never: not even to say whether a variable is set
 
     assert shell.credentials(doc, ("providers", 0), None) == ({"server_token": "pm-token"}, [])
     unset = doc.model_copy(update={"credentials": {"server_token": "${NOPE}"}})
-    assert shell.credentials(unset, ("providers", 0), {"server_token": "stored"}) == ({"server_token": "stored"}, [])
+    assert shell.credentials(unset, ("providers", 0), {"server_token": "stored"}) == ({}, [])  # the stored one stays
     [(where, problem)] = shell.credentials(unset, ("providers", 0), None)[1]
     assert where == at and "NOPE is not set" in problem
     [(where, problem)] = shell.credentials(literal, ("providers", 0), None)[1]
