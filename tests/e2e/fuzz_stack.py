@@ -14,7 +14,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
@@ -146,9 +146,3 @@ def fuzz_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         finally:
             stack.stop()
 
-
-def describe(method: str, url: str, headers: dict[str, Any], body: bytes | None) -> str:
-    """A failed request as a reader can replay it (the token shortened: it is long and expires anyway)."""
-    shown = {k: (v[:12] + "…" if k.lower() == "authorization-bearer" else v) for k, v in headers.items()}
-    return f"{method} {url}\nheaders: {shown}\nbody: {body[:2000]!r}" if body else \
-        f"{method} {url}\nheaders: {shown}"
