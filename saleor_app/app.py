@@ -7,13 +7,21 @@ from contextlib import asynccontextmanager
 
 import orjson
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException
 
 from saleor_app import __version__
 from saleor_app.saleor.dashboard_auth import DashboardAuthenticator
 from saleor_app.saleor.manifest import build_manifest
 from saleor_app.saleor.register import register_router
-from saleor_app.saleor.responses import ApiError, api_error_handler
+from saleor_app.saleor.responses import (
+    VALIDATION_ERROR,
+    ApiError,
+    api_error_handler,
+    http_error_handler,
+    validation_error_handler,
+)
 from saleor_app.saleor.webhooks import WebhookHandler, WebhookIngress
 from saleor_app.settings import Settings
 from saleor_app.web import (
@@ -62,6 +70,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.state.container = container
     app.add_exception_handler(ApiError, api_error_handler)
+    app.add_exception_handler(HTTPException, http_error_handler)  # 404, 405: the app's error shape, not {"detail"}
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
 
     manifest_body = orjson.dumps(build_manifest(settings.app_url, settings.api_base_url))
 
@@ -80,21 +90,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                        limits=body_limits(webhook_max_bytes=settings.webhook_max_body_bytes,
                                           default_max_bytes=settings.request_max_body_bytes))
     app.state.dashboard_auth = DashboardAuthenticator(container.installations, container.keys)
-    app.include_router(api.router)
-    app.include_router(activity_api.router)
-    app.include_router(backfill_api.router)
-    app.include_router(config_api.router)
-    app.include_router(board_api.router)
-    app.include_router(provider_forms.router)
-    app.include_router(team_api.router)
-    app.include_router(order_api.router)
-    app.include_router(alerts_api.router)
-    app.include_router(inbound_router(container.inbound))
-    app.include_router(telephony_api.router)
-    app.include_router(twilio_router(container.telephony.callbacks, container.telephony.store,
-                                     container.providers.credentials, settings.api_base_url))
-    app.include_router(postmark_router(container.providers, container.email.events, container.clock))
-    app.include_router(providers_api.router)
+    # The JSON routes, whose OpenAPI document shows the app's error for 422 (not FastAPI's {"detail": [...]}).
+    for router in (api.router, activity_api.router, backfill_api.router, config_api.router, board_api.router,
+                   provider_forms.router, team_api.router, order_api.router, alerts_api.router,
+                   inbound_router(container.inbound), telephony_api.router,
+                   twilio_router(container.telephony.callbacks, container.telephony.store,
+                                 container.providers.credentials, settings.api_base_url),
+                   postmark_router(container.providers, container.email.events, container.clock),
+                   providers_api.router):
+        app.include_router(router, responses=VALIDATION_ERROR)
     app.include_router(health_router(container.engine))
     app.include_router(metrics_router(container.engine))
     app.include_router(pages_router(settings.app_url))

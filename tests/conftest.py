@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -68,8 +69,15 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedDatab
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, migrated: MigratedDatabases) -> Iterator[str]:
     """A migrated, empty database: SQLite in a temp dir, or a fresh schema in PostgreSQL."""
-    if request.param == "sqlite":
-        yield migrated.sqlite(tmp_path / "app.db")
+    with provisioned_database(request.param, tmp_path, migrated) as url:
+        yield url
+
+
+@contextmanager
+def provisioned_database(kind: str, directory: Path, migrated: MigratedDatabases) -> Iterator[str]:
+    """`database_url` for fixtures of a wider scope: "sqlite" (a file in `directory`) or "postgres"."""
+    if kind == "sqlite":
+        yield migrated.sqlite(directory / "app.db")
         return
     problem = postgres_problem()
     require(problem is None, f"PostgreSQL at {POSTGRES_URL} is not reachable ({problem}); start one (apt-get install "
@@ -111,12 +119,17 @@ FAKE_SALEOR_URLS = r"http://127\.0\.0\.1:\d+/graphql/"
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
+    return app_settings(database_url, tmp_path)
+
+
+def app_settings(database_url: str, data_dir: Path) -> Settings:
+    """The app's settings in the tests (the `settings` fixture), for fixtures of a wider scope too."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         app_env=AppEnv.TEST,
         app_url="http://localhost:3000",
         database_url=database_url,
-        data_dir=tmp_path,
+        data_dir=data_dir,
         encryption_keys=[Fernet.generate_key().decode()],
         sync_webhooks_on_startup=False,
         log_format="text",

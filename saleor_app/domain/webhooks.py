@@ -106,6 +106,23 @@ def triage(installation_id: int, event: str, body: bytes, received_at: datetime)
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LifecycleApp:
+    """What APP_DELETED and APP_STATUS_CHANGED say about the app: `{"app": {"id": …, "isActive": …}}`."""
+
+    id: str
+    is_active: bool
+
+
+def lifecycle_app(payload: dict[str, Any] | None) -> LifecycleApp | None:
+    """The app a lifecycle payload names, read like `triage` reads an order: a payload of any other shape names
+    none (it is acknowledged and ignored, never a 503 that Saleor would retry for days)."""
+    app = (payload or {}).get("app")
+    if not isinstance(app, dict) or not isinstance(app.get("id"), str):
+        return None
+    return LifecycleApp(id=app["id"], is_active=app.get("isActive") is True)
+
+
 def is_self_caused(payload: dict[str, Any]) -> bool:
     """An event our own app caused: `issuingPrincipal.id == recipient.id` (samples README, surprise 3)."""
     principal = payload.get("issuingPrincipal")

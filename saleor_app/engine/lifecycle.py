@@ -8,6 +8,7 @@ from typing import Any
 
 from saleor_app.domain.installations import Installation, InstallationStatus
 from saleor_app.domain.ports import Clock, InstallationRepository
+from saleor_app.domain.webhooks import lifecycle_app
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +20,10 @@ class AppLifecycle:
 
     async def handle(self, installation: Installation, event: str, payload: dict[str, Any] | None) -> str:
         """Apply APP_DELETED / APP_STATUS_CHANGED; returns what was done, for the log and the response."""
-        app = (payload or {}).get("app") or {}
-        app_id = app.get("id")
-        if not isinstance(app_id, str):
+        app = lifecycle_app(payload)
+        if app is None:
             return "ignored: the payload names no app"
+        app_id = app.id
         if app_id != installation.app_id:
             # A late retry from a previous install of this Saleor must not touch the fresh one.
             log.info(
@@ -35,7 +36,7 @@ class AppLifecycle:
         elif event == "app_status_changed":
             if installation.status is InstallationStatus.UNINSTALLED:
                 return "ignored: the app is uninstalled"
-            status = InstallationStatus.ACTIVE if app.get("isActive") else InstallationStatus.INACTIVE
+            status = InstallationStatus.ACTIVE if app.is_active else InstallationStatus.INACTIVE
         else:
             return f"ignored: {event} is not a lifecycle event"
         changed = await self._installations.set_status(installation.id, status, self._clock.now(), app_id=app_id)

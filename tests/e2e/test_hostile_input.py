@@ -83,6 +83,30 @@ async def test_deep_json_and_yaml_are_refused(client: httpx.AsyncClient) -> None
         _refused(await client.put("/api/v1/config?dry_run=true", content=document.encode()))
 
 
+async def test_routing_and_validation_errors_answer_in_the_apps_error_format(client: httpx.AsyncClient) -> None:
+    """Found by the fuzzer: Starlette's 404/405 and FastAPI's 422 answered `{"detail": …}`, not the app's error."""
+    wrong_method = await client.request("TRACE", "/api/v1/installation")
+    assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["allow"]
+    assert wrong_method.json() == {"success": False, "error": {"code": "METHOD_NOT_ALLOWED",
+                                                               "message": "Method Not Allowed"}}
+    unknown = await client.get("/api/v1/no-such-route")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "NOT_FOUND"
+    invalid = await client.get("/api/v1/activity", params={"before": "x"})
+    assert invalid.status_code == 422
+    error = invalid.json()["error"]
+    assert error["code"] == "INVALID" and error["fields"][0]["field"] == "query.before", error
+    assert error["message"].startswith("query.before: ")
+    body = await client.post("/api/v1/templates/preview", json={"html": True})
+    assert body.status_code == 422 and body.json()["error"]["fields"][0]["field"] == "template"
+
+
+async def test_an_order_reference_that_is_no_saleor_id_is_unknown(client: httpx.AsyncClient) -> None:
+    """Found by the fuzzer: a non-ASCII reference (U+0080) crashed the fake Saleor's id decoding into a 500, which
+    the app reported as Saleor being unreachable; Saleor answers such an id with "Couldn't resolve id"."""
+    for path in ("/api/v1/orders/%C2%80/automation", "/api/v1/orders/%C2%80/move?stage=paid"):
+        response = await client.get(path)
+        assert response.status_code == 404 and response.json()["error"]["code"] == "unknown_order", response.text
+
 
 def test_every_integer_in_a_path_or_query_is_bounded(container, settings) -> None:
     """One id type: a new route with a bare `int` id would reach the database with any number again."""

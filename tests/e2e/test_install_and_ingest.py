@@ -129,6 +129,19 @@ async def test_deactivation_and_reactivation_reach_the_app(stack: Stack) -> None
     assert (await stack.installation()).status is InstallationStatus.ACTIVE
 
 
+async def test_a_lifecycle_event_of_another_shape_is_acknowledged_and_ignored(stack: Stack) -> None:
+    """Found by the fuzzer: `{"app": true}` was an AttributeError, answered 503, which Saleor retries for days."""
+    await stack.saleor.install(stack.manifest_url)
+    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
+        for event in ("APP_DELETED", "APP_STATUS_CHANGED"):
+            for body in (b'{"app": true}', b'{"app": [1]}', b'{"app": {"id": 7}}', b"[]", b"not json"):
+                response = await client.post(f"{stack.app_url}/api/webhooks/app", content=body, headers={
+                    "saleor-event": event, "saleor-api-url": stack.saleor.api_url,
+                    "saleor-signature": stack.saleor.signer.sign_webhook(body)})
+                assert response.status_code == 200, f"{event} {body!r}: {response.status_code} {response.text}"
+    assert (await stack.installation()).status is InstallationStatus.ACTIVE
+
+
 async def test_reinstall_replaces_token_and_app_id(stack: Stack) -> None:
     first = await stack.saleor.install(stack.manifest_url)
     await stack.saleor.delete_app(first)

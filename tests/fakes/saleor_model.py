@@ -6,7 +6,6 @@ Ids are Saleor's global ids: base64 `Type:pk`, with UUID pks for orders, lines a
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -41,8 +40,8 @@ def decode_gid(value: object) -> tuple[str, str] | None:
         return None
     try:
         kind, _, pk = base64.b64decode(value, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and a str with non-ASCII characters: Saleor answers
+        return None  # "Couldn't resolve id", never a 500
     return (kind, pk) if kind and pk else None
 
 

@@ -42,12 +42,6 @@ export class Api {
     if (data && data.error) {
       throw new ApiFailure(response.status, data.error.code, data.error.message, data.error.fields || []);
     }
-    if (data && Array.isArray(data.detail)) { // FastAPI's own request validation
-      const fields = data.detail.map((item) => ({
-        field: (item.loc || []).filter((part) => part !== "body").join("."), message: item.msg,
-      }));
-      throw new ApiFailure(response.status, "INVALID", fields.map((f) => `${f.field}: ${f.message}`).join("; "), fields);
-    }
     throw new ApiFailure(response.status, "HTTP_" + response.status,
       response.status >= 500 ? "The app's server had a problem. Your input is kept here: try again in a moment."
         : `The request failed (HTTP ${response.status}).`);
