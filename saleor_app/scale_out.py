@@ -4,6 +4,7 @@ Celery worker app, and the retention task. Only wiring and the CLI call these.""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from functools import partial
@@ -82,7 +83,10 @@ def retention_task(settings: Settings, engine: AsyncEngine, clock: Clock) -> Cal
 
 
 def worker_argv(concurrency: int | None, loglevel: str, extra: Mapping[str, str] | None = None) -> list[str]:
-    argv = ["worker", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    # A node name of its own per worker process (Celery's default is celery@<host> for all of them): RabbitMQ
+    # gives a node's control queue to one connection only and closes the second worker's channel on one machine.
+    argv = ["worker", f"--loglevel={loglevel}", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            f"--hostname=automation-{os.getpid()}@%h"]
     if concurrency is not None:
         argv.append(f"--concurrency={concurrency}")
     argv += [f"--{key}={value}" for key, value in (extra or {}).items()]

@@ -91,6 +91,35 @@ async def test_a_message_delivered_twice_runs_its_job_once(settings: Settings) -
         delete_queue(settings)
 
 
+async def test_two_workers_on_one_machine_both_serve(settings: Settings) -> None:
+    """Each worker process has a node name of its own: with the same name, RabbitMQ closes the second one's
+    control channel and that worker dies (parallel tests and two `worker` commands on one host did so)."""
+    broker = BROKERS["rabbitmq"]
+    require_broker(broker)
+    settings = celery_settings(settings, broker)
+    workers = [start_worker(settings), start_worker(settings)]
+    app = create_celery(broker, settings.celery_queue)
+    try:
+        names = {f"automation-{worker.pid}@" for worker in workers}
+
+        def answering() -> set[str]:
+            replies = app.control.ping(timeout=scaled(1))
+            return {name for reply in replies for node in reply for name in names if node.startswith(name)}
+
+        await eventually(lambda: answering() == names, what="both workers answering a ping")
+        async with running_stack(settings) as stack:
+            await stack.rule(key="note", stage="new", kind="add_note", config={"message": "{{ order.number }}"})
+            stop(workers[0])
+            order = await stack.saleor.place_order(auto_confirm=False)
+            await settles(stack.notes, [str(order.number)])  # the second worker, alive, ran it
+        assert workers[1].poll() is None
+    finally:
+        app.close()
+        for worker in workers:
+            stop(worker)
+        delete_queue(settings)
+
+
 def start_redis(port: int, directory: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
                              "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)],
