@@ -1,0 +1,47 @@
+"""Seeded crash trials (tests/e2e/crash_trial.py): the process running SMS and email jobs is SIGKILLed while sends
+are in flight and restarted. Nothing is lost or sent twice, a job is `unknown` only if its provider call may have
+begun (at most as many as the providers had in flight at the kill), and each unknown job is in the activity log
+and the failure alerts. The kill waits for a moment no answer has just left a fake: a send whose answer was on
+its way into the app is unknown too, though no longer in flight (bench/crash.py, which runs more trials and prints
+the figures, kills without waiting and counts those apart)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from saleor_app.settings import Settings
+from tests.databases import MigratedDatabases
+from tests.e2e.celery_stack import BROKERS, celery_settings, delete_queue, require_broker
+from tests.e2e.crash_trial import fresh_database, run_trial
+from tests.timing import scaled
+
+SEEDS = (1, 2)
+
+
+async def check(settings: Settings, migrated: MigratedDatabases, tmp_path: Path) -> None:
+    for seed in SEEDS:
+        with fresh_database(settings, migrated, tmp_path) as fresh:
+            trial = await run_trial(fresh, seed, quiet=scaled(0.05))
+        assert trial.duplicates == 0 and trial.lost == 0, trial
+        assert trial.unknown <= trial.in_flight, trial
+        assert trial.unexplained == [], trial
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+async def test_the_serving_process_killed_mid_send(settings: Settings, migrated: MigratedDatabases,
+                                                   tmp_path: Path) -> None:
+    await check(settings, migrated, tmp_path)
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_a_celery_worker_killed_mid_send(settings: Settings, migrated: MigratedDatabases,
+                                               tmp_path: Path) -> None:
+    require_broker(BROKERS["rabbitmq"])  # it hands a killed worker's messages back at once
+    settings = celery_settings(settings, BROKERS["rabbitmq"], dispatch_resend_seconds=3.0)
+    try:
+        await check(settings, migrated, tmp_path)
+    finally:
+        delete_queue(settings)
