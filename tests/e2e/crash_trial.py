@@ -1,6 +1,6 @@
 """Crash trials: orders enter a stage holding an immediate SMS rule and an immediate email rule (the Twilio and
-Postmark fakes answer 0.25 s late), the process running the jobs is SIGKILLed at a seeded moment while sends are in
-flight — the serving app, or a Celery worker of two processes — and restarted; once no job is left to run, every
+Postmark fakes answer 0.25 s late; an order every 0.2 s), the process running the jobs is SIGKILLed at a seeded
+moment while sends are in flight — the serving app, or a Celery worker of two processes — and restarted; once no job is left to run, every
 job's sends are counted at the fakes. Used by tests/e2e/test_crash_trials.py (2 trials per configuration) and
 bench/crash.py (as many as asked).
 """
@@ -29,7 +29,7 @@ from saleor_app.domain.providers import ProviderSpec, ProviderStatus
 from saleor_app.domain.rules import RuleSpec
 from saleor_app.settings import Settings
 from saleor_app.store.alerts import SqlAlertStore
-from saleor_app.store.tables import ActivityRow, JobRow, OrderRow
+from saleor_app.store.tables import ActivityRow, JobRow, MessageRow, OrderRow
 from saleor_app.wiring import Container, build_container
 from tests.conftest import POSTGRES_URL
 from tests.databases import MigratedDatabases, schema_url
@@ -37,14 +37,15 @@ from tests.fakes.loopback import free_port
 from tests.fakes.postmark import FakePostmark
 from tests.fakes.saleor import FakeSaleor
 from tests.fakes.twilio import FakeTwilio
-from tests.timing import HTTP_TIMEOUT, eventually, scaled
+from tests.timing import HTTP_TIMEOUT, eventually, scaled, settles
 
 REPO = Path(__file__).resolve().parents[2]
 SHOP_EMAIL = "shop@example.com"
 SHOP_PHONE = "+15005550006"
 ANSWER_DELAY = 0.25
 LEASE_SECONDS = 3
-KILL_WINDOW = (0.4, 1.7)  # seconds after the orders were placed
+KILL_WINDOW = (0.4, 1.7)  # seconds after the first order was placed
+ORDER_EVERY = 0.2
 _UNFINISHED = {JobState.WAITING.value, JobState.SCHEDULED.value, JobState.RUNNING.value, JobState.RETRYING.value}
 
 
@@ -60,12 +61,14 @@ class TrialResult:
     in_flight: int = 0  # provider requests received by the fakes and not answered when the kill came
     unreached: int = 0  # unknown jobs the provider never received
     unexplained: list[int] = field(default_factory=list)  # unknown jobs missing from the activity log or alerts
+    unmarked: list[int] = field(default_factory=list)  # unknown jobs without a message row: never handed over
     states: dict[str, int] = field(default_factory=dict)
 
     @property
     def answered_unrecorded(self) -> int:
-        """Unknown jobs the provider had already answered when the kill came (their answer never got recorded):
-        every send in flight at the kill ends unknown, so the unknown ones beyond those and the never-reached."""
+        """Unknown jobs the provider had already answered when the kill came, their answer not yet recorded. A
+        request the provider received came from the killed process (the restarted one never re-sends an unknown
+        job), and every one in flight at the kill ends unknown: the unknown jobs beyond those and the unreached."""
         return max(0, self.unknown - self.unreached - self.in_flight)
 
 
@@ -120,10 +123,9 @@ def fresh_database(settings: Settings, migrated: MigratedDatabases, directory: P
         migrated.drop_schema(schema)
 
 
-async def run_trial(settings: Settings, seed: int, *, orders: int = 8, quiet: float = 0.0) -> TrialResult:
+async def run_trial(settings: Settings, seed: int, *, orders: int = 8) -> TrialResult:
     """One trial on `settings`' database, which must be empty (and broker, with JOB_RUNNER=celery: then a worker
-    is killed). `quiet`: the kill waits until no answer has left the fakes for that long, so that none is caught
-    between the provider's answer and the app recording it (a send then unknown, though no longer in flight)."""
+    is killed)."""
     celery = settings.job_runner == "celery"
     rng = random.Random(seed)
     async with FakePostmark() as postmark, FakeTwilio() as twilio, FakeSaleor() as saleor:
@@ -143,20 +145,24 @@ async def run_trial(settings: Settings, seed: int, *, orders: int = 8, quiet: fl
             await _configure(observer, installation.id, postmark, twilio)
             if celery:
                 processes.append(start(settings, "worker", "--concurrency", "2"))
+            # One order first, answered at once: the runner (or the worker) is up and warm when the trial starts.
+            await saleor.place_order(auto_confirm=True)
+            await settles(lambda: _unfinished(observer, 2), {}, within=60, every=0.1, what="the warm-up jobs")
             postmark.answers.delay = twilio.answers.delay = ANSWER_DELAY
-            placed = [await saleor.place_order(auto_confirm=True) for _ in range(orders)]
+            placing = asyncio.create_task(_place(saleor, orders))
             await asyncio.sleep(rng.uniform(*KILL_WINDOW))
-            await _quiet(quiet, postmark, twilio)
             in_flight = postmark.answers.in_flight + twilio.answers.in_flight  # no await before the kill
             victim = processes.pop()
             kill(victim)
             processes.append(start(settings, *(["worker", "--concurrency", "2"] if celery else
                                                ["serve", "--port", str(port), "--no-migrate"])))
+            await placing
             if not celery:
                 await wait_until_up(port)
-            await eventually(lambda: _finished(observer, 2 * len(placed)), within=scaled(90), every=0.2,
-                             what="every job finished or unknown")
-            result = await _count(observer, installation.id, postmark, twilio, len(placed))
+                await saleor.retry_failed()  # Saleor redelivers what it could not deliver while the app was down
+            await settles(lambda: _unfinished(observer, 2 * (orders + 1)), {}, within=90, every=0.2,
+                          what="the jobs not finished")
+            result = await _count(observer, installation.id, postmark, twilio, orders + 1)
             result.configuration, result.seed, result.in_flight = _name(settings), seed, in_flight
             return result
         finally:
@@ -165,10 +171,10 @@ async def run_trial(settings: Settings, seed: int, *, orders: int = 8, quiet: fl
             await observer.aclose()
 
 
-async def _quiet(seconds: float, postmark: FakePostmark, twilio: FakeTwilio) -> None:
-    loop = asyncio.get_running_loop()
-    while (since := loop.time() - max(postmark.answers.last_answer, twilio.answers.last_answer)) < seconds:
-        await asyncio.sleep(seconds - since)
+async def _place(saleor: FakeSaleor, orders: int) -> None:
+    """One order every ORDER_EVERY seconds: the kill finds sends at every stage, from planned to answered."""
+    for _ in range(orders):
+        await asyncio.gather(saleor.place_order(auto_confirm=True), asyncio.sleep(ORDER_EVERY))
 
 
 def _name(settings: Settings) -> str:
@@ -193,15 +199,19 @@ async def _configure(observer: Container, installation_id: int, postmark: FakePo
             key=key, name=key, stage="awaiting-payment", kind=kind, config=config))
 
 
-async def _finished(observer: Container, expected: int) -> bool:
+async def _unfinished(observer: Container, expected: int) -> dict[str, int]:
+    """Jobs not planned yet ("missing") and jobs still to run, by state: empty once every job finished."""
     async with observer.engine.connect() as connection:
-        states = list((await connection.execute(select(JOBS.c.state))).scalars())
-    return len(states) >= expected and not _UNFINISHED.intersection(states)
+        states = Counter((await connection.execute(select(JOBS.c.state))).scalars())
+    left = {state: count for state, count in states.items() if state in _UNFINISHED}
+    missing = expected - sum(states.values())
+    return left | ({"missing": missing} if missing > 0 else {})
 
 
 JOBS = JobRow.__table__  # type: ignore[attr-defined]
 ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
 ACTIVITY = ActivityRow.__table__  # type: ignore[attr-defined]
+MESSAGES = MessageRow.__table__  # type: ignore[attr-defined]
 
 
 async def _count(observer: Container, installation_id: int, postmark: FakePostmark, twilio: FakeTwilio,
@@ -216,6 +226,7 @@ async def _count(observer: Container, installation_id: int, postmark: FakePostma
                                          .join(ORDERS, ORDERS.c.id == JOBS.c.order_row_id))).all()
         logged = set((await connection.execute(select(ACTIVITY.c.job_id).where(
             ACTIVITY.c.state == JobState.UNKNOWN.value))).scalars())
+        handed_over = set((await connection.execute(select(MESSAGES.c.job_id))).scalars())
     now = observer.clock.now()
     _, failed = await SqlAlertStore(observer.engine).failures(installation_id, now - timedelta(hours=1),
                                                               now + timedelta(hours=1), newest=1000)
@@ -231,6 +242,8 @@ async def _count(observer: Container, installation_id: int, postmark: FakePostma
             result.unreached += count == 0
             if job_id not in logged or job_id not in alerted:
                 result.unexplained.append(job_id)
+            if job_id not in handed_over:
+                result.unmarked.append(job_id)
         elif count == 0:
             result.lost += 1  # a false success, or a send that never happened and nobody was told
     return result

@@ -1,9 +1,9 @@
 """Seeded crash trials (tests/e2e/crash_trial.py): the process running SMS and email jobs is SIGKILLed while sends
-are in flight and restarted. Nothing is lost or sent twice, a job is `unknown` only if its provider call may have
-begun (at most as many as the providers had in flight at the kill), and each unknown job is in the activity log
-and the failure alerts. The kill waits for a moment no answer has just left a fake: a send whose answer was on
-its way into the app is unknown too, though no longer in flight (bench/crash.py, which runs more trials and prints
-the figures, kills without waiting and counts those apart)."""
+are in flight and restarted. Nothing is lost or sent twice, a job is `unknown` only if it had handed its message
+to the provider, and each unknown job is in the activity log and the failure alerts. The unknown jobs are not
+asserted against the requests the providers had in flight at the kill: a kill also lands between the hand-over
+and the request's arrival, or between the provider's answer and the app recording it (on a loaded machine either
+takes a while). bench/crash.py runs more trials and prints all of these figures."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from saleor_app.settings import Settings
 from tests.databases import MigratedDatabases
 from tests.e2e.celery_stack import BROKERS, celery_settings, delete_queue, require_broker
 from tests.e2e.crash_trial import fresh_database, run_trial
-from tests.timing import scaled
 
 SEEDS = (1, 2)
 
@@ -23,9 +22,9 @@ SEEDS = (1, 2)
 async def check(settings: Settings, migrated: MigratedDatabases, tmp_path: Path) -> None:
     for seed in SEEDS:
         with fresh_database(settings, migrated, tmp_path) as fresh:
-            trial = await run_trial(fresh, seed, quiet=scaled(0.05))
+            trial = await run_trial(fresh, seed)
         assert trial.duplicates == 0 and trial.lost == 0, trial
-        assert trial.unknown <= trial.in_flight, trial
+        assert trial.unmarked == [], trial  # every unknown job had handed its message over
         assert trial.unexplained == [], trial
 
 

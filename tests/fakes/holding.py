@@ -18,7 +18,6 @@ class AnswerHold:
         self._gate: asyncio.Event | None = None
         self.delay = 0.0  # seconds every answer waits after its request was acted on
         self.in_flight = 0  # requests received and not answered yet
-        self.last_answer = 0.0  # when the latest answer started (the event loop's clock)
 
     @property
     def holding(self) -> bool:
@@ -62,7 +61,6 @@ class AnswerHold:
                     if not answered:
                         answered = True
                         self.in_flight -= 1
-                        self.last_answer = asyncio.get_running_loop().time()
                 await send(message)
 
             self.in_flight += 1
