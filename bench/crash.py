@@ -1,15 +1,17 @@
 """Crash trials and the cost of the hand-over mark.
 
-1. Seeded crash trials (tests/e2e/crash_trial.py): 8 orders enter a stage holding an immediate SMS rule and an
-   immediate email rule against the Twilio and Postmark fakes (answers 0.25 s late), JOB_LEASE_SECONDS=3; the
-   serving process (in-process runner on SQLite or PostgreSQL) or a Celery worker (`--concurrency 2`, PostgreSQL,
-   RabbitMQ) is SIGKILLed 0.4–1.7 s after the orders were placed and restarted. Per configuration: sends,
-   duplicates, lost jobs, unknown jobs, provider requests in flight at the kill, unknown jobs the provider never
-   received, and unknown jobs whose answer had left the provider but was not recorded when the kill came.
+1. Seeded crash trials (tests/e2e/crash_trial.py): a warm-up order, then 8 orders 0.2 s apart enter a stage
+   holding an immediate SMS rule and an immediate email rule against the Twilio and Postmark fakes (answers 0.25 s
+   late), JOB_LEASE_SECONDS=3; the serving process (in-process runner on SQLite or PostgreSQL) or a Celery worker
+   (`--concurrency 2`, PostgreSQL, RabbitMQ) is SIGKILLed 0.4–1.7 s after the first of them and restarted. Per
+   configuration: sends, duplicates, lost jobs, unknown jobs, provider requests in flight at the kill, unknown jobs
+   the provider never received, and unknown jobs whose answer had left the provider but was not recorded when the
+   kill came.
 2. Runner jobs/s with an email rule (SQLite, in-process runner, the Postmark fake answering at once), with the
    job's hand-over mark written beside the message row and without it, alternating in the same run.
 
     .venv/bin/python bench/crash.py [--trials 10] [--configurations sqlite postgres celery] [--jobs 1500]
+                                    [--rounds 3]
 """
 
 from __future__ import annotations

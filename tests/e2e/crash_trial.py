@@ -1,7 +1,7 @@
 """Crash trials: orders enter a stage holding an immediate SMS rule and an immediate email rule (the Twilio and
 Postmark fakes answer 0.25 s late; an order every 0.2 s), the process running the jobs is SIGKILLed at a seeded
-moment while sends are in flight — the serving app, or a Celery worker of two processes — and restarted; once no job is left to run, every
-job's sends are counted at the fakes. Used by tests/e2e/test_crash_trials.py (2 trials per configuration) and
+moment while sends are in flight — the serving app, or a Celery worker of two processes — and restarted; once no
+job is left to run, every job's sends are counted at the fakes. Used by tests/e2e/test_crash_trials.py (2 trials per configuration) and
 bench/crash.py (as many as asked).
 """
 
