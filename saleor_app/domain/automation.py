@@ -69,6 +69,7 @@ class Job:
     reason: str
     created_at: datetime
     payload: dict[str, Any] | None = None  # a system job's own config (a trigger's move has no rule)
+    handed_over_at: datetime | None = None  # this attempt was about to call a provider (see engine/recovery.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,7 @@ class EmailConfig(KindConfig):
         return self
 
 
-EMAIL = register(RuleKind("email", "Send email", EmailConfig, idempotent=False))
+EMAIL = register(RuleKind("email", "Send email", EmailConfig, idempotent=False, one_message=True))
 
 
 def _metadata_value(snapshot: Mapping[str, Any], key: str) -> str:

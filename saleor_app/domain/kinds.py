@@ -25,6 +25,10 @@ class RuleKind:
     config: type[KindConfig]
     idempotent: bool  # running it twice has the effect of running it once: retried after a crash mid-run
     realtime_customer_facing: bool = False  # deferred by quiet hours (SMS, calls)
+    # A run sends exactly one message through the messages ledger, whose row (written just before the provider
+    # call) is the job's hand-over mark and, once sent, its outcome. Any other non-idempotent kind is marked
+    # handed over by the engine as its handler starts (engine/execute.py).
+    one_message: bool = False
 
 
 class UnknownKind(ValueError):

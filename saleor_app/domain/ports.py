@@ -21,6 +21,7 @@ from saleor_app.domain.automation import (
 from saleor_app.domain.installations import Installation, InstallationStatus
 from saleor_app.domain.jobs import JobState
 from saleor_app.domain.pipeline import Pipeline, Stage
+from saleor_app.domain.providers import MessageState
 from saleor_app.domain.rules import Rule, RuleSpec
 from saleor_app.domain.triggers import Trigger, TriggerSpec
 from saleor_app.domain.webhooks import WebhookDelivery
@@ -205,6 +206,10 @@ class AutomationTransaction(Protocol):
 
     async def jobs_by_id(self, job_ids: Sequence[int]) -> dict[int, Job]: ...
 
+    async def latest_message(self, job_id: int) -> tuple[int, MessageState] | None:
+        """The id and state of the newest message the job wrote to the messages ledger, if any."""
+        ...
+
     async def finish_jobs(self, changes: Sequence[dict[str, Any]], now: datetime) -> None: ...
 
     async def log_many(self, activities: Sequence[Activity], now: datetime) -> None: ...
@@ -322,6 +327,10 @@ class AutomationStore(Protocol):
         ...
 
     async def expired_leases(self, now: datetime) -> list[Job]: ...
+
+    async def hand_over(self, job_id: int, now: datetime) -> None:
+        """Record, committed, that the running job's provider call is about to start (see engine/recovery.py)."""
+        ...
 
     async def next_due_at(self) -> datetime | None: ...
 

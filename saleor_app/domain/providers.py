@@ -60,6 +60,10 @@ class MessageState(StrEnum):
     UNKNOWN = "unknown"  # may have been sent: timeout or dropped connection after hand-over
 
 
+# The provider took the message: a job whose message reached one of these was sent, whatever came after.
+ACCEPTED = frozenset({MessageState.SENT, MessageState.DELIVERED, MessageState.OPENED, MessageState.CLICKED,
+                      MessageState.BOUNCED, MessageState.COMPLAINED})
+
 # Later events never move a message back: a delivery report arriving after an open changes nothing.
 _PROGRESS = {MessageState.SENDING: 0, MessageState.UNKNOWN: 0, MessageState.SENT: 1, MessageState.DELIVERED: 2,
              MessageState.OPENED: 3, MessageState.CLICKED: 4, MessageState.FAILED: 5, MessageState.BOUNCED: 5,

@@ -103,4 +103,5 @@ class SmsConfig(KindConfig):
         return self
 
 
-SMS = register(RuleKind("sms", "Send SMS", SmsConfig, idempotent=False, realtime_customer_facing=True))
+SMS = register(RuleKind("sms", "Send SMS", SmsConfig, idempotent=False, realtime_customer_facing=True,
+                             one_message=True))

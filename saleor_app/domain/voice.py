@@ -157,4 +157,5 @@ def _document(response: ET.Element) -> str:
     return twiml
 
 
-CALL = register(RuleKind("call", "Call the customer", CallConfig, idempotent=False, realtime_customer_facing=True))
+CALL = register(RuleKind("call", "Call the customer", CallConfig, idempotent=False, realtime_customer_facing=True,
+                              one_message=True))

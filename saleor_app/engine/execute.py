@@ -149,6 +149,9 @@ class ExecuteJob:
             handler = self._handlers.get(rule.kind)
             if handler is None:
                 raise PermanentError(f"no handler is configured for rule kind {rule.kind!r}")
+            spec = kinds.kind(rule.kind)
+            if not spec.idempotent and not spec.one_message:  # a one-message kind's message row marks it
+                await self._store.hand_over(job.id, self._clock.now())
             fresh = order
             summary = await handler(ActionContext(
                 installation, fresh, rule, job, config, gateway,

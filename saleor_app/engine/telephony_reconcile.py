@@ -34,8 +34,9 @@ WINDOW = timedelta(minutes=5)  # a create is acted on within the request's read 
 
 
 def handed_over(message: Message) -> datetime:
-    """When the send was handed to Twilio, as well as the app knows it: the message row is written just before the
-    provider is called. The one place to switch to a durable per-job hand-over time once there is one."""
+    """When the send was handed to Twilio: the job's durable hand-over mark, which is written in the same commit as
+    the message row, just before the provider is called (store/providers.py add_message) — so it is the row's
+    creation time, also for a test send that has no job."""
     return message.created_at
 
 

@@ -34,6 +34,7 @@ from saleor_app.domain.installations import InstallationStatus
 from saleor_app.domain.jobs import CLAIMABLE, PENDING, JobState
 from saleor_app.domain.pipeline import Pipeline, Refund, Stage, StageMatch
 from saleor_app.domain.ports import ExecutionInput, InboxItem
+from saleor_app.domain.providers import MessageState
 from saleor_app.domain.rules import Repeat, Rule, RuleSpec
 from saleor_app.domain.schedule import QuietHours
 from saleor_app.domain.triggers import Trigger, TriggerSpec
@@ -190,6 +191,7 @@ def job_from_row(row: Mapping[Any, Any]) -> Job:
         reason=row["reason"],
         created_at=_must(row["created_at"]),
         payload=row["payload"],
+        handed_over_at=aware(row["handed_over_at"]),
     )
 
 
@@ -345,7 +347,8 @@ class SqlAutomationTransaction:
             .where(JOBS.c.order_row_id == order_row_id, JOBS.c.state.in_([state.value for state in CLAIMABLE]),
                    JOBS.c.due_at <= now)
             .values(state=JobState.RUNNING.value, lease_until=now + lease, attempts=JOBS.c.attempts + 1,
-                    first_attempt_at=func.coalesce(JOBS.c.first_attempt_at, now), updated_at=now)
+                    first_attempt_at=func.coalesce(JOBS.c.first_attempt_at, now), handed_over_at=None,
+                    updated_at=now)
             .returning(JOBS.c.id)
         )
         return [row[0] for row in result]
@@ -387,6 +390,11 @@ class SqlAutomationTransaction:
     async def jobs_by_id(self, job_ids: Sequence[int]) -> dict[int, Job]:
         rows = await self._all(select(JOBS).where(JOBS.c.id.in_(list(job_ids))))
         return {row["id"]: job_from_row(row) for row in rows}
+
+    async def latest_message(self, job_id: int) -> tuple[int, MessageState] | None:
+        row = (await self._c.execute(select(MESSAGES.c.id, MESSAGES.c.state).where(MESSAGES.c.job_id == job_id)
+                                     .order_by(MESSAGES.c.id.desc()).limit(1))).first()
+        return (row[0], MessageState(row[1])) if row is not None else None
 
     async def finish_jobs(self, changes: Sequence[dict[str, Any]], now: datetime) -> None:
         """Many job updates in one statement; each dict has `job_id`, `state`, `reason`, and may have `due_at`."""
@@ -829,7 +837,8 @@ class SqlAutomationStore:
             update(JOBS)
             .where(JOBS.c.id.in_(candidates.scalar_subquery()))
             .values(state=JobState.RUNNING.value, lease_until=now + lease, attempts=JOBS.c.attempts + 1,
-                    first_attempt_at=func.coalesce(JOBS.c.first_attempt_at, now), updated_at=now)
+                    first_attempt_at=func.coalesce(JOBS.c.first_attempt_at, now), handed_over_at=None,
+                    updated_at=now)
             .returning(JOBS.c.id)
         )
         async with self._begin() as connection:
@@ -843,6 +852,11 @@ class SqlAutomationStore:
                 )
             ).mappings().all()
         return [job_from_row(row) for row in rows]
+
+    async def hand_over(self, job_id: int, now: datetime) -> None:
+        async with self._begin() as connection:
+            await connection.execute(update(JOBS).where(JOBS.c.id == job_id, JOBS.c.handed_over_at.is_(None))
+                                     .values(handed_over_at=now))
 
     async def next_due_at(self) -> datetime | None:
         async with self._engine.connect() as connection:

@@ -128,7 +128,7 @@ class SqlDispatchStore:
                    JOBS.c.state.in_(_CLAIMABLE), *_runnable())
             .values(state=JobState.RUNNING.value, lease_until=now + lease, attempts=JOBS.c.attempts + 1,
                     first_attempt_at=func.coalesce(JOBS.c.first_attempt_at, now), dispatched_until=None,
-                    updated_at=now)
+                    handed_over_at=None, updated_at=now)
             .returning(JOBS.c.id, JOBS.c.due_at)
         )
         async with self._begin() as connection:

@@ -209,7 +209,13 @@ class SqlProviderStore:
     # messages
 
     async def add_message(self, message: NewMessage, now: datetime) -> int:
+        """The new row (SENDING). Written right before the provider call, so for a job it is also the attempt's
+        hand-over mark, in the same commit (a kill after it may have sent; before it, nothing left)."""
         async with self._engine.begin() as connection:
+            if message.job_id is not None:
+                await connection.execute(update(JOBS).where(JOBS.c.id == message.job_id,
+                                                            JOBS.c.handed_over_at.is_(None))
+                                         .values(handed_over_at=now))
             result = await connection.execute(insert(MESSAGES).values(
                 installation_id=message.installation_id, job_id=message.job_id, order_row_id=message.order_row_id,
                 provider_account_id=message.provider_account_id, sender_id=message.sender_id,

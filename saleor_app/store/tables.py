@@ -213,6 +213,7 @@ class JobRow(SQLModel, table=True):
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # system jobs
     dispatched_until: datetime | None = _utc(nullable=True)  # sent to the broker; sent again after this
+    handed_over_at: datetime | None = _utc(nullable=True)  # this attempt's provider call was about to start
     created_at: datetime = _utc(nullable=False)
     updated_at: datetime = _utc(nullable=False)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from saleor_app.domain.jobs import JobState
@@ -37,14 +37,13 @@ class SqlTelephonyLookup:
 
     async def unresolved_sends(self, created_before: datetime, limit: int = 100) -> list[int]:
         """SMS and calls whose outcome is unknown, created before `created_before`: the answer was lost (message
-        unknown), or the process died during the send (message still sending); either way while its job is still
-        unknown (one a person resolved is left alone). Least recently looked at first, so sends left ambiguous
-        (each look touches them) never crowd out newer ones."""
+        unknown) or the process died during the send (message still sending) — the same question either way —
+        while its job is still unknown (one a person resolved is left alone), or it had no job (a test send).
+        Least recently looked at first, so sends left ambiguous (each look touches them) never crowd out newer
+        ones."""
         query = (select(MESSAGES.c.id).select_from(MESSAGES.outerjoin(JOBS, JOBS.c.id == MESSAGES.c.job_id)).where(
             MESSAGES.c.channel.in_(_PHONE_CHANNELS), MESSAGES.c.created_at < created_before,
-            or_(and_(MESSAGES.c.state == MessageState.UNKNOWN.value,
-                     or_(MESSAGES.c.job_id.is_(None), JOBS.c.state == JobState.UNKNOWN.value)),
-                and_(MESSAGES.c.state == MessageState.SENDING.value, JOBS.c.state == JobState.UNKNOWN.value)))
+            MESSAGES.c.state.in_(_OPEN), or_(MESSAGES.c.job_id.is_(None), JOBS.c.state == JobState.UNKNOWN.value))
             .order_by(MESSAGES.c.updated_at, MESSAGES.c.id).limit(limit))
         async with self._engine.connect() as connection:
             return list((await connection.execute(query)).scalars())

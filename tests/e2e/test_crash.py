@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -18,9 +17,10 @@ from saleor_app.domain.rules import RuleSpec
 from saleor_app.settings import Settings
 from saleor_app.store.tables import JobRow, OrderRow
 from saleor_app.wiring import build_container
+from tests.e2e.crash_trial import wait_until_up
 from tests.fakes.loopback import free_port
 from tests.fakes.saleor import FakeSaleor
-from tests.timing import HTTP_TIMEOUT, eventually, scaled
+from tests.timing import eventually, scaled
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,17 +32,6 @@ def start_app(settings: Settings, port: int) -> subprocess.Popen[bytes]:
            "ALLOWED_SALEOR_URLS": settings.allowed_saleor_urls or ""}
     return subprocess.Popen([sys.executable, "-m", "saleor_app.cli", "serve", "--port", str(port), "--no-migrate"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-async def wait_until_up(port: int) -> None:
-    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as client:
-        async def healthy() -> bool:
-            try:
-                return (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        await eventually(healthy, within=30, every=0.05, what="the app answering /health")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from saleor_app.cli import cli
 from saleor_app.domain.config_document import ConfigFileError
 from saleor_app.domain.config_file import dump_config, parse_config
+from saleor_app.domain.email import OutgoingEmail
 from saleor_app.domain.providers import ProviderSpec, ProviderStatus, SuppressionChannel
 from saleor_app.domain.triggers import TriggerSpec
 from saleor_app.engine.configure import ConfigureAutomation
@@ -315,6 +316,48 @@ async def test_an_unknown_postmark_send_is_reconciled_from_postmarks_log(
     await stack.settle()
     lost = (await jobs(stack))["lost"]
     assert lost["state"] == "succeeded" and len(postmark.emails) == 3  # sent again, once: Postmark said it had none
+
+
+async def claimed_and_abandoned(stack: EngineStack) -> int:
+    """The order's move claims its immediate email job (running, leased); the process then dies."""
+    await stack.saleor.place_order(auto_confirm=False)
+    await stack.container.order_events.run_once()
+    [job_id] = stack.container.order_events.take_ready()
+    return job_id
+
+
+async def test_an_email_job_killed_before_its_hand_over_is_run_again_and_sends_once(
+        stack: EngineStack, postmark: FakePostmark) -> None:
+    await connect_postmark(stack, postmark)
+    await email_rule(stack)
+    await claimed_and_abandoned(stack)
+    stack.clock.advance(timedelta(minutes=6))
+    assert await stack.container.recover_leases() == 1
+    await stack.settle()
+    job = (await jobs(stack))["thanks"]
+    assert job["state"] == "succeeded" and len(postmark.emails) == 1
+    assert len(await messages(stack)) == 1
+
+
+async def test_an_email_job_killed_after_postmark_accepted_it_succeeds_on_recovery(
+        stack: EngineStack, postmark: FakePostmark) -> None:
+    await connect_postmark(stack, postmark)
+    await email_rule(stack)
+    await email_rule(stack, key="then", rule={"after_previous": True}, subject="Then")
+    job_id = await claimed_and_abandoned(stack)
+    service = stack.container.email.service
+    mailbox = await service.choose(stack.installation.id, "auto")
+    # What the job's run did before the process died: the send went through and its message row says so.
+    await service.send(stack.installation.id, mailbox, OutgoingEmail(
+        from_address=SHOP, from_name="Shop", to=CUSTOMER, subject="Order received", html="", text="Hi"),
+        job_id=job_id)
+    stack.clock.advance(timedelta(minutes=6))
+    assert await stack.container.recover_leases() == 1
+    await stack.settle()
+    states = await jobs(stack)
+    assert states["thanks"]["state"] == "succeeded" and "provider had accepted it" in states["thanks"]["reason"]
+    assert states["then"]["state"] == "succeeded"  # released, as after a recorded success
+    assert [email["Subject"] for email in postmark.emails] == ["Order received", "Then"]  # never sent twice
 
 
 async def test_two_unknown_emails_with_the_same_recipient_and_text_settle_separately(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 from saleor_app.domain import kinds
@@ -10,6 +11,7 @@ from saleor_app.domain.errors import OutcomeUnknown
 from saleor_app.engine.execute import ActionContext
 from saleor_app.store.tables import WebhookInboxRow
 from tests.e2e.engine_stack import engine_stack
+from tests.timing import eventually
 
 SENT: list[str] = []
 
@@ -65,7 +67,7 @@ async def test_quiet_hours_defer_real_time_sends_to_the_window_end(settings) -> 
         assert SENT == ["hello"]
 
 
-async def test_an_interrupted_send_becomes_unknown_and_holds_its_successor(settings) -> None:
+async def test_a_send_interrupted_before_its_hand_over_is_run_again_and_sends_once(settings) -> None:
     async for stack in engine_stack(settings, extra_handlers={"test_realtime": realtime_send}):
         await stack.rule(key="send", stage="awaiting-payment", kind="test_realtime", config={"text": "x"})
         await stack.rule(key="next", stage="awaiting-payment", kind="add_note", config={"message": "n"},
@@ -77,10 +79,40 @@ async def test_an_interrupted_send_becomes_unknown_and_holds_its_successor(setti
         SENT.clear()
         stack.clock.advance(timedelta(minutes=6))
         assert await stack.container.recover_leases() == 1
+        assert any("nothing was sent" in line for line in await stack.activity())
         await stack.settle()
-        states = await stack.job_states()
-        assert states == {"send": "unknown", "next": "waiting"}
-        assert SENT == []  # never re-sent blindly
+        assert await stack.job_states() == {"send": "succeeded", "next": "succeeded"}
+        assert SENT == ["x"] and stack.notes() == ["n"]  # it never left the first time: sent once, in the re-run
+
+
+async def held_send(ctx: ActionContext) -> str:
+    SENT.append("handed over")
+    await asyncio.Event().wait()  # the provider never answers: the process dies here
+    return "never"
+
+
+async def test_a_send_interrupted_after_its_hand_over_is_unknown_shown_and_holds_its_successor(settings) -> None:
+    async for stack in engine_stack(settings, extra_handlers={"test_realtime": held_send}):
+        await stack.rule(key="send", stage="awaiting-payment", kind="test_realtime", config={"text": "x"})
+        await stack.rule(key="next", stage="awaiting-payment", kind="add_note", config={"message": "n"},
+                         after_previous=True)
+        await stack.saleor.place_order(auto_confirm=True)
+        await stack.container.order_events.run_once()
+        [job_id] = stack.container.order_events.take_ready()
+        SENT.clear()
+        running = asyncio.create_task(stack.container.execute_job.run_batch([job_id]))
+        await eventually(lambda: SENT, what="the handler running")
+        running.cancel()  # the process is gone mid-send
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        stack.clock.advance(timedelta(minutes=6))
+        assert await stack.container.recover_leases() == 1
+        await stack.settle()
+        assert await stack.job_states() == {"send": "unknown", "next": "waiting"}
+        assert SENT == ["handed over"]  # never re-sent blindly
+        assert any("send: interrupted mid-send" in line and "unknown" in line for line in await stack.activity())
+        overview = await stack.container.alerts.overview(stack.installation.id)
+        assert overview.summary.unknown == 1 and overview.summary.newest[0].job_id == job_id
 
 
 async def test_an_interrupted_idempotent_job_is_run_again(settings) -> None:

@@ -478,6 +478,26 @@ async def test_a_send_cut_off_mid_request_is_settled_from_twilio_once_its_job_is
     assert len(twilio.creates("Messages")) == 1
 
 
+async def test_a_test_sms_cut_off_mid_request_is_settled_from_twilio_like_an_unknown_one(
+        stack: EngineStack, twilio: FakeTwilio) -> None:
+    await connect(stack, twilio)
+    telephony = stack.container.telephony.service
+    line = await telephony.line(stack.installation.id, Channel.SMS)
+    twilio.answers.hold()  # Twilio acts on the create; the process dies before its answer comes
+    send = asyncio.create_task(telephony.send_sms(stack.installation.id, line, CUSTOMER, "[Test] Hi", is_test=True))
+    await eventually(lambda: twilio.account.messages, what="Twilio has the message")
+    send.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await send
+    twilio.answers.release()
+    [row] = await messages(stack)
+    assert row["state"] == "sending" and row["job_id"] is None  # no job: nothing ever marks it unknown
+    stack.clock.advance(timedelta(minutes=3))
+    assert await stack.container.telephony.reconcile.run_once() == 1
+    [row] = await messages(stack)
+    assert row["state"] == "sent" and row["provider_message_id"] == twilio.account.messages[0].sid
+
+
 async def test_send_a_test_to_me(stack: EngineStack, twilio: FakeTwilio) -> None:
     await connect(stack, twilio)
     await stack.rule(key="sms", stage="awaiting-payment", kind="sms", config={"text": "Order {{ order.number }}"})

@@ -1,7 +1,9 @@
 """Answers a fake keeps back: the request is acted on, and its answer waits until released or the fake stops.
 
 A test that needs a client's timeout to fire holds the answer instead of delaying it by some seconds: however slow
-the machine, the client gives up first, and the fake's stop lets the held handlers finish at once.
+the machine, the client gives up first, and the fake's stop lets the held handlers finish at once. A crash test
+delays every answer a little instead (`delay`), and reads `in_flight` at the moment it kills the app: the requests
+the provider has received and not answered yet, the sends whose outcome the app cannot know.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 class AnswerHold:
     def __init__(self) -> None:
         self._gate: asyncio.Event | None = None
+        self.delay = 0.0  # seconds every answer waits after its request was acted on
+        self.in_flight = 0  # requests received and not answered yet
 
     @property
     def holding(self) -> bool:
@@ -31,22 +35,39 @@ class AnswerHold:
             gate.set()
 
     async def wait(self) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         gate = self._gate
         if gate is not None:
             await gate.wait()
 
     def around(self, app: ASGIApp) -> ASGIApp:
-        """`app`, whose HTTP answers start only once the hold is released."""
-        async def held(scope: Scope, receive: Receive, send: Send) -> None:
+        """`app`, counted, whose HTTP answers start only once `wait()` is over."""
+        return self.counted(app, held=True)
+
+    def counted(self, app: ASGIApp, *, held: bool = False) -> ASGIApp:
+        """`app`, with its HTTP requests counted in `in_flight` until their answers start."""
+        async def counting(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return
+            answered = False
 
-            async def send_when_released(message: Message) -> None:
+            async def answer(message: Message) -> None:
+                nonlocal answered
                 if message["type"] == "http.response.start":
-                    await self.wait()
+                    if held:
+                        await self.wait()
+                    if not answered:
+                        answered = True
+                        self.in_flight -= 1
                 await send(message)
 
-            await app(scope, receive, send_when_released)
+            self.in_flight += 1
+            try:
+                await app(scope, receive, answer)
+            finally:
+                if not answered:
+                    self.in_flight -= 1
 
-        return held
+        return counting

@@ -63,15 +63,17 @@ class FakePostmark:
         self.emails: list[dict[str, Any]] = []  # accepted emails, with "MessageID" and "ServerToken"
         self.requests: list[tuple[str, str]] = []  # (method, path)
         self._failures: list[Failure] = []
-        self.answers = AnswerHold()  # `answers.hold()`: emails are accepted, their answers never come in time
-        self._server = LoopbackServer(Router(routes=[
+        # `answers.hold()`: emails are accepted, their answers never come in time; `answers.delay`: they come late.
+        # `answers.in_flight`: requests received and not answered yet.
+        self.answers = AnswerHold()
+        self._server = LoopbackServer(self.answers.counted(Router(routes=[
             Route("/server", self._get_server, methods=["GET"]),
             Route("/email", self._send, methods=["POST"]),
             Route("/senders", self._senders, methods=["GET"]),
             Route("/messages/outbound", self._outbound, methods=["GET"]),
             Route("/webhooks", self._webhooks, methods=["GET", "POST"]),
             Route("/webhooks/{id:int}", self._webhook, methods=["PUT", "DELETE"]),
-        ]))
+        ])))
         self.proxy: DroppingProxy | None = None
 
     @property

@@ -78,7 +78,9 @@ class FakeTwilio:
         self.requests: list[RecordedRequest] = []
         self.callbacks: list[tuple[str, dict[str, str], int]] = []  # (url, params, status the app answered)
         self.delay = 0.0  # seconds every API request waits before it is acted on (a distant Twilio's latency)
-        self.answers = AnswerHold()  # `answers.hold()`: requests are acted on, their answers never come in time
+        # `answers.hold()`: requests are acted on, their answers never come in time; `answers.delay`: they come late.
+        # `answers.in_flight`: requests received and not answered yet.
+        self.answers = AnswerHold()
         self._failures: list[TwilioError] = []
         self._server = LoopbackServer(self.answers.around(self._asgi()))
         self._proxy: DroppingProxy | None = None
