@@ -34,7 +34,7 @@ class MirrorRecord:
 class MirrorAction(StrEnum):
     WRITE = "write"  # our stage changed since our last write and Saleor does not hold it
     HELD = "held"  # Saleor holds our stage already
-    UNDER_WAY = "under way"  # our write for this stage change is in flight
+    UNDER_WAY = "under way"  # a write of ours is in flight; its writer looks again when it is done
     LEFT = "left"  # written for this stage change already; what Saleor holds now is someone else's: left alone
 
 
@@ -55,13 +55,16 @@ def held_stage(snapshot: dict[str, Any]) -> str | None:
 def decide_mirror(stage_key: str, entry_id: int, held: str | None, last: MirrorRecord, now: datetime,
                   lease: timedelta = WRITE_LEASE) -> MirrorDecision:
     """`stage_key` and `entry_id`: the order's stage and its open entry (a new one per stage change); `held`: what
-    Saleor holds in the key; `last`: our last write."""
+    Saleor holds in the key; `last`: our last write.
+
+    One write of ours per order at a time, whatever stage it is for: two in flight may land in either order (a
+    broker-less Saleor answers only after delivering the write's webhooks), and the older one landing last would
+    leave an old stage in Saleor that the rule below then never corrects."""
+    if last.pending_since is not None and now - last.pending_since < lease:
+        return MirrorDecision(MirrorAction.UNDER_WAY, None)
     settled = MirrorRecord(stage_key, entry_id)
     if held == stage_key:
         return MirrorDecision(MirrorAction.HELD, None if last == settled else settled)
-    if last.entry_id == entry_id:
-        if last.pending_since is None:
-            return MirrorDecision(MirrorAction.LEFT, None)
-        if now - last.pending_since < lease:
-            return MirrorDecision(MirrorAction.UNDER_WAY, None)
+    if last.entry_id == entry_id and last.pending_since is None:
+        return MirrorDecision(MirrorAction.LEFT, None)
     return MirrorDecision(MirrorAction.WRITE, MirrorRecord(stage_key, entry_id, now))

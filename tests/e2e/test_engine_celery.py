@@ -27,6 +27,7 @@ from tests.e2e.test_engine import (  # noqa: F401  (collected here with this mod
     test_the_stage_is_mirrored_into_saleors_private_metadata_once,
 )
 from tests.e2e.test_stage_mirror import (  # noqa: F401  (the dispatcher's loop running, the move in the worker)
+    test_a_stage_change_during_a_write_is_written_after_it_not_beside_it,
     test_no_second_write_while_the_first_is_in_flight,
     test_one_stage_write_per_stage_change_with_the_runner_running,
 )

@@ -82,6 +82,23 @@ async def test_no_second_write_while_the_first_is_in_flight(stack: EngineStack) 
     assert stage_writes(stack) == ["awaiting-payment"]
 
 
+async def test_a_stage_change_during_a_write_is_written_after_it_not_beside_it(stack: EngineStack) -> None:
+    """The order is paid while its first stage is still being written. Two writes in flight could land in either
+    order and leave the older stage in Saleor: the second waits for the first, then writes the newer stage."""
+    runner = stack.container.runner
+    runner.start()  # stopped when the stack closes
+    stack.saleor.hold_mutation("updatePrivateMetadata")
+    order = await stack.saleor.place_order(auto_confirm=True)
+    await eventually(lambda: stack.saleor.held_bodies, what="writing the stage")
+    await stack.saleor.charge(order, order.total)
+    await eventually(lambda: inbox_done(stack), what="handling the payment")
+    assert await stack.order_stage(order.id) == "paid"
+    await stack.saleor.release_newest_first()
+    await shows(stack, order.id, "paid")
+    assert len(stack.saleor.held_bodies) == 1
+    assert stage_writes(stack) == ["awaiting-payment", "paid"]
+
+
 async def inbox_done(stack: EngineStack) -> bool:
     rows = await stack.rows(WebhookInboxRow.__table__)  # type: ignore[attr-defined]
     return bool(rows) and all(row["state"] != "pending" for row in rows)

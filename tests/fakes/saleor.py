@@ -92,7 +92,8 @@ class FakeSaleor:
         self._timeout = timeout or httpx.Timeout(scaled(18.0), connect=scaled(2.0))
         self._graphql_failures: list[int] = []
         self._graphql_delay = 0.0
-        self._held: tuple[re.Pattern[str], asyncio.Event] | None = None
+        self._held: re.Pattern[str] | None = None
+        self._waiting: list[tuple[asyncio.Event, asyncio.Event]] = []  # (go, answered) of each held request
         self._jwks_down = False
         self._http: httpx.AsyncClient | None = None
         self._server = LoopbackServer(self._asgi())
@@ -237,12 +238,21 @@ class FakeSaleor:
         broker-less Saleor answers a mutation only after delivering its webhooks, so one slow subscriber (another
         app) makes every write slow."""
         self.release_mutations()
-        self._held = re.compile(rf"\b(?:{'|'.join(map(re.escape, names))})\s*\("), asyncio.Event()
+        self._held = re.compile(rf"\b(?:{'|'.join(map(re.escape, names))})\s*\(")
 
     def release_mutations(self) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            held[1].set()
+        """Let the held requests through, in the order they came, and stop holding."""
+        self._held, waiting, self._waiting = None, self._waiting, []
+        for go, _ in waiting:
+            go.set()
+
+    async def release_newest_first(self) -> None:
+        """Let the held requests through one at a time, the newest first, each answered before the next goes: two
+        writes in flight may land in either order (Saleor serves requests in parallel)."""
+        self._held, waiting, self._waiting = None, self._waiting, []
+        for go, answered in reversed(waiting):
+            go.set()
+            await answered.wait()
 
     def jwks_down(self, down: bool = True) -> None:
         self._jwks_down = down
@@ -398,12 +408,14 @@ class FakeSaleor:
             # Saleor has the request before it takes its time: the mutation still happens if the caller dies.
             self.delayed_bodies.append(await request.body())
             await asyncio.sleep(self._graphql_delay)
+        answered: asyncio.Event | None = None
         if self._held is not None:
-            pattern, gate = self._held
             body = await request.body()  # starlette keeps it: the API reads it again
-            if pattern.search(_query_of(body)):
+            if self._held.search(_query_of(body)):
                 self.held_bodies.append(body)
-                await gate.wait()
+                go, answered = asyncio.Event(), asyncio.Event()
+                self._waiting.append((go, answered))
+                await go.wait()
         if self._graphql_failures:
             status = self._graphql_failures.pop(0)
             return PlainTextResponse(f"fake Saleor: injected HTTP {status}", status_code=status)
@@ -412,6 +424,9 @@ class FakeSaleor:
         except Exception as exc:  # a crash in the fake is a bug in the fake: make it loud
             self.internal_errors.append(f"{exc.__class__.__name__}: {exc}")
             raise
+        finally:
+            if answered is not None:
+                answered.set()
 
 
 def _query_of(body: bytes) -> str:

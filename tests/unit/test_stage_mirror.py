@@ -32,18 +32,24 @@ def test_nothing_is_written_when_saleor_holds_our_value() -> None:
     # held without our write (another installation, or our write whose answer never came): remembered as done
     assert decide("paid", MirrorRecord("awaiting-payment", 6)) == MirrorDecision(MirrorAction.HELD,
                                                                                  MirrorRecord("paid", 7))
-    assert decide("paid", MirrorRecord("paid", 7, NOW)) == MirrorDecision(MirrorAction.HELD, MirrorRecord("paid", 7))
+    cut_off = MirrorRecord("paid", 7, NOW - WRITE_LEASE)  # its answer never came, but it landed
+    assert decide("paid", cut_off) == MirrorDecision(MirrorAction.HELD, MirrorRecord("paid", 7))
 
 
-def test_a_write_under_way_is_not_doubled() -> None:
+def test_one_write_per_order_is_in_flight() -> None:
     claimed = MirrorRecord("paid", 7, NOW - timedelta(seconds=1))
     assert decide(None, claimed) == MirrorDecision(MirrorAction.UNDER_WAY, None)
     assert decide("awaiting-payment", claimed).action is MirrorAction.UNDER_WAY  # the re-read came before it landed
+    assert decide("paid", claimed).action is MirrorAction.UNDER_WAY  # landed: its writer settles the record
+    # The order moved on meanwhile: not a second write beside the first (they could land in either order); the
+    # first one's writer looks again when Saleor has answered.
+    assert decide("awaiting-payment", claimed, stage="packing", entry=8).action is MirrorAction.UNDER_WAY
 
 
 def test_a_write_cut_off_long_ago_is_written_again() -> None:
     stale = MirrorRecord("paid", 7, NOW - WRITE_LEASE)
     assert decide(None, stale) == MirrorDecision(MirrorAction.WRITE, MirrorRecord("paid", 7, NOW))
+    assert decide(None, stale, stage="packing", entry=8).record == MirrorRecord("packing", 8, NOW)
 
 
 def test_another_writers_value_is_left_until_our_stage_changes() -> None:
