@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from saleor_app.domain.jobs import JobState
 from saleor_app.domain.schedule import QuietHours
+from saleor_app.domain.stage_mirror import MirrorRecord
 from saleor_app.domain.time_zones import iana_zone
 
 
@@ -39,6 +40,7 @@ class OrderRecord:
     first_seen_at: datetime
     moving_to: str | None = None  # a write-back plan is under way to this stage
     moving_since: datetime | None = None
+    mirror: MirrorRecord = MirrorRecord()  # our last write of the stage into Saleor's private metadata
 
 
 @dataclass(frozen=True, slots=True)

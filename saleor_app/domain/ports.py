@@ -23,6 +23,7 @@ from saleor_app.domain.jobs import JobState
 from saleor_app.domain.pipeline import Pipeline, Stage
 from saleor_app.domain.providers import MessageState
 from saleor_app.domain.rules import Rule, RuleSpec
+from saleor_app.domain.stage_mirror import MirrorRecord
 from saleor_app.domain.triggers import Trigger, TriggerSpec
 from saleor_app.domain.webhooks import WebhookDelivery
 
@@ -251,6 +252,10 @@ class AutomationTransaction(Protocol):
 
     async def set_moving(self, order_row_id: int, stage_key: str | None, now: datetime) -> None:
         """Mark (or clear) a write-back plan under way: echoes of its mutations pass through, running no rules."""
+        ...
+
+    async def claim_mirror(self, order_row_id: int, expected: MirrorRecord, record: MirrorRecord) -> bool:
+        """Store `record` as the order's stage-mirror record if it still is `expected`; False when it was not."""
         ...
 
     async def entries_since(self, order_row_id: int, since: datetime) -> int:

@@ -17,7 +17,8 @@ from saleor_app.domain.installations import Installation
 from saleor_app.domain.pipeline import Stage, resolve_stage
 from saleor_app.domain.ports import AutomationStore, Clock, GatewayFor, OrderGateway
 from saleor_app.domain.writeback import Action, Goal, NoPlan, Step, awaiting_approval, goal, plan
-from saleor_app.engine.stages import enter_stage, loop_detected, mirror_stage
+from saleor_app.engine.stage_mirror import mirror_stage
+from saleor_app.engine.stages import enter_stage, loop_detected
 
 
 class AwaitingApproval(RetryableError):
@@ -67,7 +68,7 @@ class MoveOrder:
                                      f"the order {saved.snapshot.get('status')} / {saved.snapshot.get('chargeStatus')}")
             entry = await enter_stage(tx, self._clock, saved, stage_key, reason=reason)
             await tx.set_moving(order.id, None, now)
-        await mirror_stage(gateway, order.order_id, saved.snapshot, stage_key)
+        await mirror_stage(self._store, gateway, self._clock, installation.id, order.order_id)
         done = f"({', '.join(step.describe() for step in steps)} in Saleor)" if steps else ""
         return f"already in {stage.name}" if entry is None and not steps else f"moved to {stage.name} {done}".strip()
 

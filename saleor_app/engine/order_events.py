@@ -36,7 +36,8 @@ from saleor_app.domain.triggers import Trigger, choose_target
 from saleor_app.domain.writeback import NoPlan, Step, plan
 from saleor_app.engine.inbound import inbound_trigger_id
 from saleor_app.engine.provider_events import provider_events
-from saleor_app.engine.stages import enter_stage, loop_detected, mirror_stage, plan_event_jobs
+from saleor_app.engine.stage_mirror import mirror_stage
+from saleor_app.engine.stages import enter_stage, loop_detected, plan_event_jobs
 from saleor_app.engine.telephony_callbacks import reply_events
 
 log = logging.getLogger(__name__)
@@ -160,14 +161,8 @@ class HandleOrderEvents:
         return len(ids)
 
     async def _mirror(self, installation_id: int, order_id: str, gateway: OrderGateway) -> None:
-        """Mirror the stage the order is in when this runs, not when it was queued: follow-ups of several rounds
-        may run out of order, and an older one must not write an older stage over a newer one. While a
-        write-back plan is under way, its move mirrors the final stage itself."""
-        async with self._store.reading() as tx:
-            order = await tx.order(installation_id, order_id)
-        if order is None or order.stage_key is None or order.moving_to is not None:
-            return
-        await mirror_stage(gateway, order_id, order.snapshot, order.stage_key)
+        """Follow-ups of several rounds may run at once and out of order: see engine/stage_mirror.py."""
+        await mirror_stage(self._store, gateway, self._clock, installation_id, order_id)
 
     async def _move(self, tx: AutomationTransaction, existing: OrderRecord | None, order: OrderRecord,
                     events: list[OrderEvent], *, reason: str, adopted: bool) -> str | None:

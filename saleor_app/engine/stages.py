@@ -5,22 +5,16 @@ Always inside the caller's transaction, so the move and its jobs commit together
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from saleor_app.domain.automation import Activity, NewJob, OrderRecord, StageEntry
-from saleor_app.domain.errors import AutomationError
 from saleor_app.domain.events import OrderEvent
 from saleor_app.domain.jobs import JobState
-from saleor_app.domain.pipeline import PRIVATE_METADATA_STAGE_KEY
 from saleor_app.domain.planning import idempotency_key, plan_entry
-from saleor_app.domain.ports import AutomationTransaction, Clock, OrderGateway
+from saleor_app.domain.ports import AutomationTransaction, Clock
 from saleor_app.domain.rules import Repeat, Rule
-
-log = logging.getLogger(__name__)
 
 
 async def enter_stage(
@@ -152,20 +146,3 @@ async def loop_detected(tx: AutomationTransaction, order_row_id: int, now: datet
     return (f"stopped: the order changed stage {moves} times in {int(LOOP_WINDOW.total_seconds() // 60)} minutes, "
             "which looks like a loop between triggers and change-stage rules; check them")
 
-
-def mirrored_stage(snapshot: dict[str, Any]) -> str | None:
-    for item in snapshot.get("privateMetadata") or []:
-        if isinstance(item, dict) and item.get("key") == PRIVATE_METADATA_STAGE_KEY:
-            return str(item.get("value"))
-    return None
-
-
-async def mirror_stage(gateway: OrderGateway, order_id: str, snapshot: dict[str, Any], stage_key: str) -> None:
-    """Show the stage to staff in Saleor (private metadata). Self-healing rather than transactional: every
-    re-read compares and repairs, so a failure here is logged and fixed by the next event."""
-    if mirrored_stage(snapshot) == stage_key:
-        return
-    try:
-        await gateway.update_private_metadata(order_id, {PRIVATE_METADATA_STAGE_KEY: stage_key})
-    except AutomationError as exc:
-        log.warning("could not mirror the stage into Saleor", extra={"order_id": order_id, "reason": str(exc)})

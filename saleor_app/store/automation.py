@@ -37,6 +37,7 @@ from saleor_app.domain.ports import ExecutionInput, InboxItem
 from saleor_app.domain.providers import MessageState
 from saleor_app.domain.rules import Repeat, Rule, RuleSpec
 from saleor_app.domain.schedule import QuietHours
+from saleor_app.domain.stage_mirror import MirrorRecord
 from saleor_app.domain.triggers import Trigger, TriggerSpec
 from saleor_app.store.database import aware
 from saleor_app.store.tables import (
@@ -140,6 +141,7 @@ def order_from_row(row: Mapping[Any, Any]) -> OrderRecord:
         first_seen_at=_must(row["first_seen_at"]),
         moving_to=row["moving_to"],
         moving_since=aware(row["moving_since"]),
+        mirror=MirrorRecord(row["mirror_value"], row["mirror_entry_id"], aware(row["mirror_pending_since"])),
     )
 
 
@@ -617,6 +619,18 @@ class SqlAutomationTransaction:
     async def set_moving(self, order_row_id: int, stage_key: str | None, now: datetime) -> None:
         await self._c.execute(update(ORDERS).where(ORDERS.c.id == order_row_id).values(
             moving_to=stage_key, moving_since=now if stage_key is not None else None))
+
+    async def claim_mirror(self, order_row_id: int, expected: MirrorRecord, record: MirrorRecord) -> bool:
+        """Compare and set: concurrent writers (rounds, their follow-ups, Celery workers) read the same record;
+        only the one that finds it unchanged may act on its decision."""
+        changed = await self._c.execute(update(ORDERS).where(
+            ORDERS.c.id == order_row_id,
+            ORDERS.c.mirror_entry_id.is_not_distinct_from(expected.entry_id),
+            ORDERS.c.mirror_value.is_not_distinct_from(expected.value),
+            ORDERS.c.mirror_pending_since.is_not_distinct_from(expected.pending_since),
+        ).values(mirror_value=record.value, mirror_entry_id=record.entry_id,
+                 mirror_pending_since=record.pending_since))
+        return bool(changed.rowcount)
 
     async def entries_since(self, order_row_id: int, since: datetime) -> int:
         return int((await self._c.execute(

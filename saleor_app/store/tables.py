@@ -123,6 +123,10 @@ class OrderRow(SQLModel, table=True):
     first_seen_at: datetime = _utc(nullable=False)
     moving_to: str | None = Field(default=None, max_length=63)  # a write-back plan under way to this stage
     moving_since: datetime | None = _utc(nullable=True)
+    # our last write of the stage into Saleor's private metadata (saleor_app/domain/stage_mirror.py)
+    mirror_value: str | None = Field(default=None, max_length=63)
+    mirror_entry_id: int | None = Field(default=None)
+    mirror_pending_since: datetime | None = _utc(nullable=True)
 
 
 class TriggerRow(SQLModel, table=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -101,5 +102,24 @@ async def engine_stack(
             installation = await container.installations.get_by_url(saleor.api_url)
             assert installation is not None
             yield EngineStack(saleor, container, clock, installation)
+    finally:
+        await container.aclose()
+
+
+@asynccontextmanager
+async def another_installation(stack: EngineStack, settings: Settings) -> AsyncIterator[EngineStack]:
+    """A second deployment of the app (its own database, URL and runner) installed into the same fake Saleor, as
+    a shop running two copies of the app (staging and production, say) has it: both get every order webhook.
+    Saleor installs one manifest id once, so staff first gave the installed copy another identifier."""
+    stack.saleor.set_app_identifier(f"{stack.saleor.app.identifier}.first", stack.saleor.apps[0])
+    port = free_port()
+    settings = settings.model_copy(update={"app_url": f"http://127.0.0.1:{port}"})
+    container = build_container(settings, clock=stack.clock)
+    try:
+        async with LoopbackServer(create_app(settings, container), port=port, lifespan="off"):
+            await stack.saleor.install(f"http://127.0.0.1:{port}/api/manifest")
+            installation = await container.installations.get_by_url(stack.saleor.api_url)
+            assert installation is not None
+            yield EngineStack(stack.saleor, container, stack.clock, installation)
     finally:
         await container.aclose()

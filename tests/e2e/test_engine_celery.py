@@ -2,7 +2,8 @@
 
 A representative subset of tests/e2e/test_engine.py (each Celery run starts a worker): immediate and delayed
 rules, after-previous chains, cancellation on leaving a stage, conditions on a re-read order, stage changes run
-by the worker, retries until dead, duplicate webhooks, and the stage mirror. PostgreSQL only: Celery needs it.
+by the worker, retries until dead, duplicate webhooks, and the stage mirror (one write per stage change, also with
+the dispatcher's loop running). PostgreSQL only: Celery needs it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from tests.e2e.test_engine import (  # noqa: F401  (collected here with this mod
     test_new_order_enters_new_and_its_rule_adds_a_note,
     test_retryable_errors_back_off_then_the_job_dies_after_a_day,
     test_the_stage_is_mirrored_into_saleors_private_metadata_once,
+)
+from tests.e2e.test_stage_mirror import (  # noqa: F401  (the dispatcher's loop running, the move in the worker)
+    test_a_stage_change_during_a_write_is_written_after_it_not_beside_it,
+    test_no_second_write_while_the_first_is_in_flight,
+    test_one_stage_write_per_stage_change_with_the_runner_running,
 )
 
 pytestmark = pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)],

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import random
+import re
 import secrets
 import string
 import uuid
@@ -79,6 +80,7 @@ class FakeSaleor:
         self.failed_installations: list[InstallFailed] = []
         self.requests: list[str] = []  # "METHOD /path" of every request the fake served (who called Saleor)
         self.delayed_bodies: list[bytes] = []  # bodies of the requests held by graphql_delay, as they arrived
+        self.held_bodies: list[bytes] = []  # bodies of the requests hold_mutation keeps waiting, as they arrived
         self._deliverer = WebhookDeliverer(self.state, signer=lambda: self.signer, api_url=lambda: self.api_url,
                                            http=self._client, internal_errors=self.internal_errors,
                                            inline=deliver_inline)
@@ -90,6 +92,8 @@ class FakeSaleor:
         self._timeout = timeout or httpx.Timeout(scaled(18.0), connect=scaled(2.0))
         self._graphql_failures: list[int] = []
         self._graphql_delay = 0.0
+        self._held: re.Pattern[str] | None = None
+        self._waiting: list[tuple[asyncio.Event, asyncio.Event]] = []  # (go, answered) of each held request
         self._jwks_down = False
         self._http: httpx.AsyncClient | None = None
         self._server = LoopbackServer(self._asgi())
@@ -102,6 +106,7 @@ class FakeSaleor:
         return self
 
     async def stop(self) -> None:
+        self.release_mutations()
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -227,6 +232,28 @@ class FakeSaleor:
     def graphql_delay(self, seconds: float) -> None:
         self._graphql_delay = seconds
 
+    def hold_mutation(self, *names: str) -> None:
+        """Requests with any of these mutation fields wait, before Saleor acts on them, until `release_mutations()`
+        (or the fake stops): a write in flight while other events for the order come and go. As in Saleor: a
+        broker-less Saleor answers a mutation only after delivering its webhooks, so one slow subscriber (another
+        app) makes every write slow."""
+        self.release_mutations()
+        self._held = re.compile(rf"\b(?:{'|'.join(map(re.escape, names))})\s*\(")
+
+    def release_mutations(self) -> None:
+        """Let the held requests through, in the order they came, and stop holding."""
+        self._held, waiting, self._waiting = None, self._waiting, []
+        for go, _ in waiting:
+            go.set()
+
+    async def release_newest_first(self) -> None:
+        """Let the held requests through one at a time, the newest first, each answered before the next goes: two
+        writes in flight may land in either order (Saleor serves requests in parallel)."""
+        self._held, waiting, self._waiting = None, self._waiting, []
+        for go, answered in reversed(waiting):
+            go.set()
+            await answered.wait()
+
     def jwks_down(self, down: bool = True) -> None:
         self._jwks_down = down
 
@@ -292,6 +319,12 @@ class FakeSaleor:
         if target is None:
             raise LookupError("no app is installed in the fake Saleor")
         await self._deliverer.dispatch(self.actions.app_set_active(STAFF, target, active).events)
+
+    def set_app_identifier(self, identifier: str, app: App | None = None) -> None:
+        """Staff appUpdate(input: {identifier}). Saleor refuses to install a manifest whose id an installed app
+        has, so this is how one shop comes to run two copies of an app (its staging and its production, say).
+        APP_UPDATED would go out; the apps here subscribe to none of it."""
+        (app or self.app).identifier = identifier
 
     # -- orders (staff and system actions) -----------------------------------------------------------------------
 
@@ -375,6 +408,14 @@ class FakeSaleor:
             # Saleor has the request before it takes its time: the mutation still happens if the caller dies.
             self.delayed_bodies.append(await request.body())
             await asyncio.sleep(self._graphql_delay)
+        answered: asyncio.Event | None = None
+        if self._held is not None:
+            body = await request.body()  # starlette keeps it: the API reads it again
+            if self._held.search(_query_of(body)):
+                self.held_bodies.append(body)
+                go, answered = asyncio.Event(), asyncio.Event()
+                self._waiting.append((go, answered))
+                await go.wait()
         if self._graphql_failures:
             status = self._graphql_failures.pop(0)
             return PlainTextResponse(f"fake Saleor: injected HTTP {status}", status_code=status)
@@ -383,3 +424,14 @@ class FakeSaleor:
         except Exception as exc:  # a crash in the fake is a bug in the fake: make it loud
             self.internal_errors.append(f"{exc.__class__.__name__}: {exc}")
             raise
+        finally:
+            if answered is not None:
+                answered.set()
+
+
+def _query_of(body: bytes) -> str:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return ""
+    return str(document.get("query") or "") if isinstance(document, dict) else ""

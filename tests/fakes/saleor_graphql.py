@@ -37,6 +37,7 @@ class MutationCall(NamedTuple):
     name: str
     variables: dict[str, Any]
     caller: str  # "staff" | "app" | "anonymous"
+    app: int | None = None  # which app (its pk) when the caller is an app: two installations share one Saleor
 
 
 # Root mutation field → (payload typename, fields set to null on a refusal, action).
@@ -215,7 +216,8 @@ class GraphQLApi:
             typename, nullable, action = _MUTATIONS[name]
 
             async def run(args: dict[str, Any]) -> dict[str, Any]:
-                self.mutations.append(MutationCall(name, dict(variables), caller.kind))
+                self.mutations.append(MutationCall(name, dict(variables), caller.kind,
+                                                   caller.app.pk if caller.app is not None else None))
                 try:
                     outcome = action(self.actions, caller, args)
                 except Refusal as refusal:

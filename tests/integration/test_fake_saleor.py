@@ -575,7 +575,7 @@ async def test_unchanged_metadata_emits_nothing(fake: FakeSaleor, installed: Rec
     response = await fake.graphql(documents.load("UpdatePrivateMetadata"), variables, token=fake.app.token)
     assert response.json()["data"]["updatePrivateMetadata"]["item"]["privateMetadata"] == [{"key": "k", "value": "v"}]
     assert installed.hooks[seen:] == []
-    assert fake.mutations[-1] == ("updatePrivateMetadata", variables, "app")
+    assert fake.mutations[-1] == ("updatePrivateMetadata", variables, "app", fake.app.pk)
 
 
 async def test_request_limits_and_validation(fake: FakeSaleor) -> None:
