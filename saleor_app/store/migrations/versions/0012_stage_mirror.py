@@ -3,8 +3,8 @@ write under way was claimed (one write per stage change; saleor_app/domain/stage
 
 Safe while older processes still serve: nullable columns without defaults, which older code never reads.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
