@@ -49,6 +49,9 @@ def import_command(
     file: str = typer.Argument(..., help="The YAML file to apply (- reads standard input)."),
     saleor_api_url: str = typer.Option(..., "--saleor-api-url", help=URL_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the file and show what would change; change nothing."),
+    check_providers: bool = typer.Option(False, "--check-providers",
+                                         help="With --dry-run: also check the file's new and changed providers with a "
+                                              "real call."),
 ) -> None:
     """Check a YAML configuration and make it the installation's, all or nothing."""
     settings = load_settings()
@@ -69,6 +72,7 @@ def import_command(
             try:
                 parsed = parse_config(text)
                 report = await container.configure.apply_config(installation.id, parsed.document, dry_run=dry_run,
+                                                                check_providers=check_providers,
                                                                 locate=parsed.locate)
             except ConfigFileError as exc:
                 raise CommandRefused(1, f"{file}: nothing was changed:\n" + "\n".join(f"  {p}" for p in exc.problems)) \

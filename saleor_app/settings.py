@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     twilio_reconcile_interval_seconds: float = Field(60.0, ge=0, description="how often sends whose outcome is "
                                                    "unknown are looked up in Twilio (0: off)")
 
+    provider_retry_interval_seconds: float = Field(300.0, ge=0, description="how often provider callbacks an "
+                                                   "import could not register are tried again (0: off)")
+
     # Failure alerts (issue 10): the daily digest and Saleor app problems are checked this often (0: off).
     alerts_interval_seconds: float = Field(300.0, ge=0, description="how often dead and unknown jobs are checked "
                                            "for the daily digest and reported to Saleor as app problems (0: off)")

@@ -214,7 +214,7 @@ def build_telephony(settings: Settings, providers: ProviderStore, lookup: SqlTel
         api=api, store=providers, connector=TwilioConnector(api), service=service,
         callbacks=ReceiveTelephonyCallbacks(events, providers, lookup, automation, inbox, clock, on_stored=wake),
         reconcile=ReconcileTelephony(providers, lookup, api, credentials, automation, clock, wake=wake),
-        rule_check=TelephonyRuleCheck(service, GuardedAudioLinkCheck(outbound)),
+        rule_check=TelephonyRuleCheck(GuardedAudioLinkCheck(outbound)),
         handlers={"sms": SmsAction(service), "call": CallAction(service)}, wakers=wakers,
     )
 
@@ -381,6 +381,7 @@ def build_container(
         installations, http, saleor.connect, clock, allowed_urls=settings.allowed_saleor_url_pattern
     )
     credentials = ShellEnvironment(environment_variable) if operator_shell else StoredCredentials()
+    provider_sections = ProviderConfigSections(providers, credentials)
     register_limit = RateLimiter(settings.register_attempts_per_minute, timedelta(minutes=1), clock) \
         if settings.register_attempts_per_minute else None
     container = Container(
@@ -404,8 +405,8 @@ def build_container(
         recover_leases=recover_leases,
         runner=runner,
         configure=ConfigureAutomation(automation, clock, encrypt=cipher.encrypt, rule_checks=[telephony.rule_check],
-                                      sections=AllSections([employees.config_sections,
-                                                            ProviderConfigSections(providers, credentials)])),
+                                      sections=AllSections([employees.config_sections, provider_sections]),
+                                      providers=provider_sections),
         backfill=Backfill(automation, clock),
         dry_run=dry_run,
         replay=ReplayJob(automation, dry_run, clock, wake=runner.wake),
@@ -436,5 +437,6 @@ def build_container(
         Periodic(container.telephony.reconcile.run_once, settings.twilio_reconcile_interval_seconds),  # 0: off
         Periodic(container.email.reconcile.run_once, settings.email_reconcile_interval_seconds),  # 0: off
         Periodic(container.alerts.run_once, settings.alerts_interval_seconds),  # 0: off
+        Periodic(container.providers.retry_registrations, settings.provider_retry_interval_seconds),  # 0: off
     ])
     return container

@@ -21,6 +21,7 @@ from saleor_app.domain.automation import (
 from saleor_app.domain.installations import Installation, InstallationStatus
 from saleor_app.domain.jobs import JobState
 from saleor_app.domain.pipeline import Pipeline, Stage
+from saleor_app.domain.provider_ports import ProviderStore
 from saleor_app.domain.providers import MessageState
 from saleor_app.domain.rules import Rule, RuleSpec
 from saleor_app.domain.stage_mirror import MirrorRecord
@@ -154,6 +155,10 @@ class ExecutionInput:
 
 class AutomationTransaction(Protocol):
     """One database transaction of the engine. Never held across a call to Saleor or a provider."""
+
+    def providers(self) -> ProviderStore:
+        """The provider tables inside this same transaction (a configuration import writes them with the rules)."""
+        ...
 
     async def settings(self, installation_id: int) -> AutomationSettings: ...
 

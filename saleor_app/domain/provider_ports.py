@@ -87,6 +87,10 @@ class ProviderStore(Protocol):
 
     async def account(self, installation_id: int, key: str) -> ProviderAccount | None: ...
 
+    async def accounts_everywhere(self) -> list[ProviderAccount]:
+        """Every installation's accounts (a short list: a shop connects a handful)."""
+        ...
+
     async def account_by_id(self, account_id: int) -> ProviderAccount | None: ...
 
     async def save_account(self, installation_id: int, write: AccountWrite, now: datetime) -> ProviderAccount:

@@ -12,7 +12,7 @@ problem anywhere leaves everything as it was.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Protocol
@@ -26,6 +26,7 @@ from saleor_app.domain.jobs import JobState
 from saleor_app.domain.kinds import ChangeStageConfig
 from saleor_app.domain.pipeline import ORDER_STATUSES, STAGE_KEY, Pipeline, Stage, StageMatch
 from saleor_app.domain.ports import AutomationStore, AutomationTransaction, Clock
+from saleor_app.domain.provider_needs import PROVIDERS_OF_KIND, provider_problem
 from saleor_app.domain.rules import Rule, RuleSpec
 from saleor_app.domain.schedule import QuietHours
 from saleor_app.domain.time_zones import UnknownTimeZone, iana_zone
@@ -69,6 +70,32 @@ class ConfigSections(Protocol):
     async def export(self, installation_id: int, document: ConfigDocument) -> ConfigDocument: ...
 
 
+class PreparedProviders(Protocol):
+    """A document's new and changed providers after their real checks (`problems`: those that failed)."""
+
+    problems: list[ConfigProblem]
+
+    async def write(self, tx: AutomationTransaction, *, dry_run: bool) -> list[str]:
+        """Write them in the import's transaction; what changed, in words."""
+        ...
+
+    async def finish(self) -> list[str]:
+        """After the commit: register their callbacks; what could not be, in words."""
+        ...
+
+
+class ProviderSections(Protocol):
+    """The configuration's providers, which rules send through (provider_config.py ProviderConfigSections)."""
+
+    async def connected(self, installation_id: int, document: ConfigDocument | None) -> Collection[tuple[str, str]]:
+        """(kind, key) of the connected providers, and of the document's new and changed ones."""
+        ...
+
+    async def prepare(self, installation_id: int, document: ConfigDocument, *, call: bool) -> PreparedProviders:
+        """Check the document's new and changed providers with a real call (`call`), outside any transaction."""
+        ...
+
+
 class OnResume(StrEnum):
     RUN = "run"  # jobs that waited during the pause run now (late ones may be skipped by their max age)
     CANCEL = "cancel"  # jobs that were pending when the pause was lifted are cancelled
@@ -76,14 +103,21 @@ class OnResume(StrEnum):
 
 class ConfigureAutomation:
     def __init__(self, store: AutomationStore, clock: Clock, *, encrypt: Callable[[str], str] | None = None,
-                 rule_checks: Sequence[RuleCheck] = (), sections: ConfigSections | None = None) -> None:
+                 rule_checks: Sequence[RuleCheck] = (), sections: ConfigSections | None = None,
+                 providers: ProviderSections | None = None) -> None:
         self._store = store
         self._clock = clock
         self._encrypt = encrypt
         self._rule_checks = tuple(rule_checks)
         self._sections = sections
+        self._providers = providers
 
     async def save_rule(self, installation_id: int, spec: RuleSpec) -> Rule:
+        if self._providers is not None and spec.kind in PROVIDERS_OF_KIND:
+            connected = await self._providers.connected(installation_id, None)
+            problem = provider_problem(spec.kind, spec.enabled, spec.config, connected)
+            if problem is not None:
+                raise ConfigurationError("provider", problem)
         for check in self._rule_checks:
             for field, message in await check(installation_id, spec):
                 raise ConfigurationError(field, message)
@@ -188,18 +222,37 @@ class ConfigureAutomation:
         return await self._sections.export(installation_id, document) if self._sections is not None else document
 
     async def apply_config(self, installation_id: int, document: ConfigDocument, *, dry_run: bool = False,
-                           locate: Locator | None = None, checked: CheckedConfig | None = None) -> ApplyReport:
+                           check_providers: bool = False, locate: Locator | None = None,
+                           checked: CheckedConfig | None = None) -> ApplyReport:
         """Make the installation's configuration the document's, all or nothing; with `dry_run`, only say what
-        would change. ConfigFileError (located with `locate`, the parsed text's positions) lists every problem.
-        `checked`: check_config(document) done already (off the event loop: a large document takes seconds)."""
+        would change (and, with `check_providers`, check its new and changed providers with a real call).
+        ConfigFileError (located with `locate`, the parsed text's positions) lists every problem.
+        `checked`: check_config(document) done already (off the event loop: a large document takes seconds).
+
+        In order: everything is checked, the document's own providers counting as connected; its new and changed
+        providers are checked with a real call, outside any transaction (a failure: nothing is written); one
+        transaction writes providers, rules and triggers; after the commit the providers' callbacks are
+        registered (a failure there is reported and retried, never rolled back)."""
         try:
             checked = checked if checked is not None else check_config(document)
             found = [ConfigProblem((*path, field), message) for path, spec in checked.rules
                      for check in self._rule_checks for field, message in await check(installation_id, spec)]
+            if self._providers is not None:
+                connected = await self._providers.connected(installation_id, document)
+                for path, spec in checked.rules:
+                    problem = provider_problem(spec.kind, spec.enabled, spec.config, connected)
+                    if problem is not None:
+                        found.append(ConfigProblem((*path, "provider"), problem))
             if self._sections is not None:
                 found += await self._sections.problems(installation_id, document, checked.rules)
             if found:
                 raise ConfigFileError(found)
+            prepared = None
+            if self._providers is not None:
+                prepared = await self._providers.prepare(installation_id, document,
+                                                         call=not dry_run or check_providers)
+                if prepared.problems:
+                    raise ConfigFileError(prepared.problems)
             async with self._store.transaction() as tx:
                 plan = plan_config(checked, await tx.settings(installation_id), await tx.pipeline(installation_id),
                                    await tx.all_rules(installation_id), await tx.triggers(installation_id))
@@ -217,8 +270,15 @@ class ConfigureAutomation:
                     plan.report.cancelled_jobs += len(await tx.pending_jobs_of_rule(rule.id))
                 if not dry_run:
                     await self._write(tx, installation_id, plan, cancellations)
+                written = await prepared.write(tx, dry_run=dry_run) if prepared is not None else []
+                if written and not dry_run and plan.report.unchanged:
+                    await tx.log(Activity(installation_id, "settings", "configuration imported: "
+                                          + "; ".join(written)), self._clock.now())
             if self._sections is not None:  # after the rules' transaction: SQLite has one writer
                 plan.report.sections = await self._sections.apply(installation_id, document, dry_run=dry_run)
+            plan.report.sections += written
+            if prepared is not None and not dry_run:
+                plan.report.sections += await prepared.finish()
             return plan.report
         except ConfigFileError as exc:
             raise exc.located(locate) from None

@@ -2,25 +2,77 @@
 
 Checked with everything else before anything is written (kinds, settings, and credentials as the process's
 `CredentialSource` allows: through the app only a reference that keeps an existing provider's stored value; on the
-operator's shell `${ENV_VAR}` references, an unset one keeping the stored value). Applied
-after the rules' transaction: a provider whose kind, name, settings or credentials changed is saved and checked
-again with a real call (its status is reported, a failed check does not undo the rest of the file); listed
-suppressions are added. The file adds and updates: a provider or a suppression missing from it is kept (removing
-one unregisters webhooks or lets mail through again, so it is done on purpose, through the API or the CLI).
+operator's shell `${ENV_VAR}` references, an unset one keeping the stored value); the rules' provider checks count
+the file's new and changed providers as connected. Then each new or changed provider is checked with a real call,
+outside any transaction: any failure refuses the whole file. The import's one transaction writes them with the
+rules and triggers; their callbacks are registered after the commit (a failure there is reported and retried,
+never rolled back). Listed suppressions are added after it. The file adds and updates: a provider or a
+suppression missing from it is kept (removing one unregisters webhooks or lets mail through again, so it is done on
+purpose, through the API or the CLI).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from saleor_app.domain.config_document import ConfigDocument, ConfigProblem
 from saleor_app.domain.config_yaml import Path
-from saleor_app.domain.errors import Refused
+from saleor_app.domain.errors import AutomationError, Refused
+from saleor_app.domain.ports import AutomationTransaction
 from saleor_app.domain.provider_config import CredentialSource, ProviderDoc, duplicate_keys, exported
 from saleor_app.domain.providers import ProviderAccount, ProviderSpec, SuppressionSpec
 from saleor_app.domain.rules import RuleSpec
 from saleor_app.engine.configure import ConfigSections
-from saleor_app.engine.providers import ManageProviders
+from saleor_app.engine.providers import ManageProviders, Probed
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """A provider of the document that is new or changed: written by the import, after a real check."""
+
+    index: int
+    spec: ProviderSpec
+    account: ProviderAccount | None
+    kept: list[str]
+
+
+class PreparedProviders:
+    """The document's new and changed providers, checked (or not, for a dry run): written in the import's
+    transaction, their callbacks registered after the commit."""
+
+    def __init__(self, providers: ManageProviders, installation_id: int, changes: list[_Change],
+                 probed: dict[str, Probed], problems: list[ConfigProblem]) -> None:
+        self._providers = providers
+        self._installation_id = installation_id
+        self._changes = changes
+        self._probed = probed
+        self.problems = problems
+        self._saved: list[ProviderAccount] = []
+
+    async def write(self, tx: AutomationTransaction, *, dry_run: bool) -> list[str]:
+        lines = []
+        for change in self._changes:
+            done = "added" if change.account is None else "changed"
+            probed = self._probed.get(change.spec.key)
+            if dry_run:
+                lines.append(f"provider {change.spec.key}: would be {done} and checked"
+                             + (f" (checked: {probed.reached})" if probed is not None else ""))
+                continue
+            assert probed is not None, "a provider is written only after its real check"
+            self._saved.append(await self._providers.save_probed(tx.providers(), self._installation_id, probed))
+            lines.append(f"provider {change.spec.key}: {done}, connected: {probed.reached}")
+        return lines
+
+    async def finish(self) -> list[str]:
+        """After the commit: register each written provider's callbacks (a Postmark webhook, Twilio's inbound
+        URL). A failure is reported and tried again later (ManageProviders.retry_registrations); the import stays."""
+        lines = []
+        for account in self._saved:
+            problem = await self._providers.register(account)
+            if problem is not None:
+                lines.append(f"provider {account.key}: {problem}")
+        return lines
 
 
 class ProviderConfigSections:
@@ -29,7 +81,7 @@ class ProviderConfigSections:
         self._credentials = credentials
 
     async def rule_problems(self, installation_id: int, spec: RuleSpec) -> list[tuple[str, str]]:  # noqa: ARG002
-        return []  # a missing mailbox skips the job with its reason; providers may be connected later
+        return []  # that an enabled client rule needs a connected provider: ConfigureAutomation (provider_needs)
 
     async def problems(self, installation_id: int, document: ConfigDocument,
                        rules: Sequence[tuple[Path, RuleSpec]]) -> list[ConfigProblem]:  # noqa: ARG002
@@ -48,22 +100,50 @@ class ProviderConfigSections:
                     found.append(ConfigProblem(path, str(exc)))
         return found
 
-    async def apply(self, installation_id: int, document: ConfigDocument, *, dry_run: bool) -> list[str]:
-        lines: list[str] = []
+    async def connected(self, installation_id: int, document: ConfigDocument | None) -> set[tuple[str, str]]:
+        """(kind, key) of the stored connected providers and, for a document, of its new and changed ones: the
+        import writes them only when their real check worked."""
+        connected = await self._providers.connected(installation_id)
+        if document is not None:
+            connected |= {(change.spec.kind, change.spec.key) for change in await self._changes(installation_id,
+                                                                                                document)}
+        return connected
+
+    async def prepare(self, installation_id: int, document: ConfigDocument, *, call: bool) -> PreparedProviders:
+        """Check each new or changed provider with a real call (`call`; a dry run may skip it), outside any
+        transaction; each failure is a problem at the provider's place in the file."""
+        changes = await self._changes(installation_id, document)
+        probed: dict[str, Probed] = {}
+        problems: list[ConfigProblem] = []
+        for change in changes if call else []:
+            try:
+                probed[change.spec.key] = await self._providers.probe(change.account, change.spec, change.kept)
+            except (Refused, AutomationError) as exc:
+                message = str(exc)
+                prefix = f"provider {change.spec.key!r}: "
+                problems.append(ConfigProblem(("providers", change.index),
+                                              message if message.startswith(prefix) else prefix + message))
+        return PreparedProviders(self._providers, installation_id, changes, probed, problems)
+
+    async def _changes(self, installation_id: int, document: ConfigDocument) -> list[_Change]:
         stored = {view.account.key: view.account for view in await self._providers.list(installation_id)}
-        for doc in document.providers or ():
+        changes = []
+        for index, doc in enumerate(document.providers or ()):
             account = stored.get(doc.key)
             credentials, kept, _ = await self._resolve(doc, (), account)
             spec = ProviderSpec(key=doc.key, kind=doc.kind, name=doc.name, credentials=credentials,
                                 settings=doc.settings)
-            if account is not None and not await self._changed(account, spec, kept):
-                continue
-            if dry_run:
-                lines.append(f"provider {doc.key}: would be {'added' if account is None else 'changed'} and checked")
-                continue
-            view = await self._providers.connect(installation_id, spec, kept)
-            lines.append(f"provider {doc.key}: {'added' if account is None else 'changed'}, "
-                         f"{view.account.status.value}: {view.account.status_message}")
+            try:
+                changed = account is None or await self._changed(account, spec, kept)
+            except Refused:
+                changed = True  # refused by `problems` with its reason; counted here so no rule says it twice
+            if changed:
+                changes.append(_Change(index, spec, account, kept))
+        return changes
+
+    async def apply(self, installation_id: int, document: ConfigDocument, *, dry_run: bool) -> list[str]:
+        """The suppressions (providers are written with the rules, see `prepare`)."""
+        lines: list[str] = []
         if document.suppressions:
             known = {(item.channel, item.address) for item in await self._providers.suppressions(installation_id)}
             new = [item for item in document.suppressions if (item.channel, item.normalised()) not in known]

@@ -26,6 +26,7 @@ from saleor_app.domain.providers import (
     ProviderSpec,
     ProviderStatus,
     Sender,
+    SenderInfo,
     Suppression,
     SuppressionChannel,
     SuppressionSpec,
@@ -34,6 +35,19 @@ from saleor_app.domain.providers import (
 log = logging.getLogger(__name__)
 
 CALLBACK_USER = "saleor-app"  # the basic-auth user name of provider callbacks; the password is per account
+
+
+PENDING = "pending_registration"  # in `registered`: callbacks still to register after an import (what was reached)
+
+
+@dataclass(frozen=True, slots=True)
+class Probed:
+    """A provider checked with a real call and not saved yet."""
+
+    spec: ProviderSpec
+    settings: dict[str, Any]
+    reached: str
+    senders: builtins.list[SenderInfo]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +135,66 @@ class ManageProviders:
                                      registered=registered, callback_secret_encrypted=self._encrypt(secret))
         log.info("provider connected", extra=extra)
         return await self.view(account.installation_id, account.key)
+
+    async def probe(self, existing: ProviderAccount | None, spec: ProviderSpec, kept: Collection[str] = ()) -> Probed:
+        """The real check call and the senders for a spec not saved yet (a configuration file's provider, before
+        anything is written): Refused when the spec is wrong, AutomationError with the provider's message."""
+        settings = self.validate(existing, spec, kept)
+        connector = self.connector(spec.kind)
+        reached = await connector.check(spec.credentials, settings)
+        return Probed(spec, settings, reached, await connector.senders(spec.credentials, settings))
+
+    async def save_probed(self, store: ProviderStore, installation_id: int, probed: Probed) -> ProviderAccount:
+        """Write a probed account as connected through `store` (the import's own transaction). Its callbacks are
+        registered after the commit (`register`): until then it is marked as waiting for them."""
+        spec, now = probed.spec, self._clock.now()
+        write = AccountWrite(spec.kind, spec.key, spec.name or spec.key, probed.settings,
+                             self._encrypt(orjson.dumps(spec.credentials).decode()))
+        account = await store.save_account(installation_id, write, now)
+        await store.replace_senders(account, probed.senders, now)
+        secret = await store.callback_secret(account.id) or self._encrypt(secrets.token_urlsafe(32))
+        await store.set_status(account.id, ProviderStatus.CONNECTED, probed.reached, now,
+                               registered={**account.registered, PENDING: probed.reached},
+                               callback_secret_encrypted=secret)
+        saved = await store.account(installation_id, spec.key)
+        assert saved is not None
+        return saved
+
+    async def register(self, account: ProviderAccount) -> str | None:
+        """Point the provider's callbacks at the app for an account written with `save_probed`; None when done,
+        else why not. A failure changes nothing else (the account stays connected: it can send) and is tried
+        again by `retry_registrations`."""
+        reached = str(account.registered.get(PENDING) or account.status_message)
+        credentials = self._credentials(await self._store.credentials(account.id))
+        stored_secret = await self._store.callback_secret(account.id)
+        secret = self._decrypt(stored_secret) if stored_secret else secrets.token_urlsafe(32)
+        target = CallbackTarget(self._callback_url(account), CALLBACK_USER, secret)
+        try:
+            registered = await self.connector(account.kind).register_callbacks(
+                credentials, account.settings, target, account.registered)
+        except AutomationError as exc:
+            problem = f"its events could not be set up to reach the app yet: {exc}; the app tries again"
+            log.warning("provider callbacks not registered", extra={
+                "installation_id": account.installation_id, "provider": account.key, "reason": str(exc)})
+            await self._store.set_status(account.id, ProviderStatus.CONNECTED, f"{reached}, but {problem}",
+                                         self._clock.now(), registered={**account.registered, PENDING: reached})
+            return problem
+        await self._store.set_status(account.id, ProviderStatus.CONNECTED, reached, self._clock.now(),
+                                     registered=registered, callback_secret_encrypted=self._encrypt(secret))
+        return None
+
+    async def retry_registrations(self) -> int:
+        """Register the callbacks still waiting after an import; returns how many are registered now."""
+        done = 0
+        for account in await self._store.accounts_everywhere():
+            if PENDING in account.registered and account.status is ProviderStatus.CONNECTED:
+                done += await self.register(account) is None
+        return done
+
+    async def connected(self, installation_id: int) -> set[tuple[str, str]]:
+        """(kind, key) of each connected account."""
+        return {(account.kind, account.key) for account in await self._store.accounts(installation_id)
+                if account.status is ProviderStatus.CONNECTED}
 
     async def check_key(self, installation_id: int, key: str) -> ProviderView:
         return await self.check(await self._account(installation_id, key))

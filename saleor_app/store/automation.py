@@ -40,6 +40,7 @@ from saleor_app.domain.schedule import QuietHours
 from saleor_app.domain.stage_mirror import MirrorRecord
 from saleor_app.domain.triggers import Trigger, TriggerSpec
 from saleor_app.store.database import aware
+from saleor_app.store.providers import SqlProviderStore
 from saleor_app.store.tables import (
     ActivityRow,
     AutomationSettingsRow,
@@ -220,6 +221,9 @@ class SqlAutomationTransaction:
         self._c = connection
         self._cache: ConfigCache = cache if cache is not None else {}
         self._memo: dict[int, _Config] = {}
+
+    def providers(self) -> SqlProviderStore:
+        return SqlProviderStore.within(self._c)
 
     async def _config(self, installation_id: int) -> _Config:
         memo = self._memo.get(installation_id)

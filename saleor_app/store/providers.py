@@ -6,13 +6,14 @@ so nothing is ever held open across a call to a provider.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from saleor_app.domain.jobs import JobState
 from saleor_app.domain.provider_ports import AccountWrite
@@ -78,20 +79,43 @@ def _suppression(row: Mapping[str, Any]) -> Suppression:
 
 
 class SqlProviderStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, within: AsyncConnection | None = None) -> None:
         self._engine = engine
+        self._within = within
+
+    @classmethod
+    def within(cls, connection: AsyncConnection) -> SqlProviderStore:
+        """The store inside a transaction someone else opened (a configuration import writes providers, rules and
+        triggers in one): every call reads and writes through it, and nothing commits until its owner does."""
+        return cls(connection.engine, within=connection)
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        if self._within is not None:
+            yield self._within
+            return
+        async with self._engine.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        if self._within is not None:
+            yield self._within
+            return
+        async with self._engine.begin() as connection:
+            yield connection
 
     async def _one(self, statement: Any) -> Mapping[str, Any] | None:
-        async with self._engine.connect() as connection:
+        async with self._connect() as connection:
             row = (await connection.execute(statement)).mappings().first()
             return cast(Mapping[str, Any] | None, row)
 
     async def _all(self, statement: Any) -> list[Mapping[str, Any]]:
-        async with self._engine.connect() as connection:
+        async with self._connect() as connection:
             return cast(list[Mapping[str, Any]], list((await connection.execute(statement)).mappings().all()))
 
     async def _write(self, statement: Any) -> int:
-        async with self._engine.begin() as connection:
+        async with self._begin() as connection:
             return int((await connection.execute(statement)).rowcount or 0)
 
     # accounts
@@ -101,6 +125,9 @@ class SqlProviderStore:
         if kind is not None:
             query = query.where(ACCOUNTS.c.kind == kind)
         return [_account(row) for row in await self._all(query.order_by(ACCOUNTS.c.id))]
+
+    async def accounts_everywhere(self) -> list[ProviderAccount]:
+        return [_account(row) for row in await self._all(select(*_ACCOUNT_COLUMNS).order_by(ACCOUNTS.c.id))]
 
     async def account(self, installation_id: int, key: str) -> ProviderAccount | None:
         row = await self._one(select(*_ACCOUNT_COLUMNS).where(
@@ -116,7 +143,7 @@ class SqlProviderStore:
                                   "status": ProviderStatus.UNCHECKED.value, "status_message": "", "updated_at": now}
         if write.credentials_encrypted is not None:
             values["credentials_encrypted"] = write.credentials_encrypted
-        async with self._engine.begin() as connection:
+        async with self._begin() as connection:
             existing = (await connection.execute(select(ACCOUNTS.c.id).where(
                 ACCOUNTS.c.installation_id == installation_id, ACCOUNTS.c.key == write.key))).scalar()
             if existing is None:
@@ -152,7 +179,7 @@ class SqlProviderStore:
         await self._write(update(ACCOUNTS).where(ACCOUNTS.c.id == account_id).values(**values))
 
     async def delete_account(self, account_id: int) -> None:
-        async with self._engine.begin() as connection:
+        async with self._begin() as connection:
             # SQLite enforces ON DELETE only with foreign keys on (they are, see database.py); done by hand
             # anyway so the result is the same on every database.
             await connection.execute(delete(SENDERS).where(SENDERS.c.provider_account_id == account_id))
@@ -164,7 +191,7 @@ class SqlProviderStore:
     # senders
 
     async def replace_senders(self, account: ProviderAccount, found: Sequence[SenderInfo], now: datetime) -> None:
-        async with self._engine.begin() as connection:
+        async with self._begin() as connection:
             rows = (await connection.execute(select(SENDERS.c.id, SENDERS.c.kind, SENDERS.c.address).where(
                 SENDERS.c.provider_account_id == account.id))).mappings().all()
             known = {(row["kind"], row["address"]): row["id"] for row in rows}
@@ -211,7 +238,7 @@ class SqlProviderStore:
     async def add_message(self, message: NewMessage, now: datetime) -> int:
         """The new row (SENDING). Written right before the provider call, so for a job it is also the attempt's
         hand-over mark, in the same commit (a kill after it may have sent; before it, nothing left)."""
-        async with self._engine.begin() as connection:
+        async with self._begin() as connection:
             if message.job_id is not None:
                 await connection.execute(update(JOBS).where(JOBS.c.id == message.job_id,
                                                             JOBS.c.handed_over_at.is_(None))

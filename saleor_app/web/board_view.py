@@ -12,11 +12,9 @@ from saleor_app.domain.config_document import format_duration
 from saleor_app.domain.config_file import target_problem
 from saleor_app.domain.kinds import UnknownKind, kind
 from saleor_app.domain.pipeline import Pipeline, Stage, overlapping_stages
+from saleor_app.domain.provider_needs import has_provider
 from saleor_app.domain.rules import Rule
 from saleor_app.domain.triggers import Trigger
-
-# Which provider kinds a rule kind sends through; "provider" in its config may name one account.
-PROVIDERS_OF_KIND = {"email": ("postmark", "smtp"), "sms": ("twilio",), "call": ("twilio",)}
 
 
 def board(settings: AutomationSettings, pipeline: Pipeline, rules: Sequence[Rule], triggers: Sequence[Trigger],
@@ -114,12 +112,9 @@ def health(rule: Rule, pipeline: Pipeline, connected: Collection[tuple[str, str]
            stage: Stage | None) -> list[dict[str, str]]:
     """Badges: what stops the rule from doing its work (error) or makes it unlikely to (warning)."""
     badges = []
-    providers = PROVIDERS_OF_KIND.get(rule.kind)
-    if providers is not None:
-        wanted = str(rule.config.get("provider") or "auto")
-        if not any(kind_ in providers and wanted in ("auto", key) for kind_, key in connected):
-            badges.append({"level": "error", "code": "provider_not_connected",
-                           "message": "no connected provider: connect one under Providers"})
+    if not has_provider(rule.kind, rule.config, connected):
+        badges.append({"level": "error", "code": "provider_not_connected",
+                       "message": "no connected provider: connect one under Providers"})
     if rule.kind == "change_stage":
         problem = target_problem(pipeline, str(rule.config.get("stage", "")))
         if problem is not None:

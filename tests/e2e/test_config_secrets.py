@@ -194,13 +194,15 @@ async def test_a_provider_setting_is_one_of_its_kinds_never_a_setting_of_the_ser
     assert (await api(stack, "GET", "/providers")).json() == [] and smtp.logins == []
 
 
-async def config_import(stack: EngineStack, file: Path, **env: str) -> Any:
+async def config_import(stack: EngineStack, file: Path, *options: str, **env: str) -> Any:
     settings = stack.container.settings
     env = {"APP_ENV": "test", "DATABASE_URL": settings.database_url, "DATA_DIR": str(settings.data_dir),
            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "LOG_FORMAT": "text", "LOG_LEVEL": "WARNING",
-           "ALLOW_LOOPBACK_TARGETS": "true", "SMTP_CA_BUNDLE": str(settings.smtp_ca_bundle), **env}
-    return await asyncio.to_thread(CliRunner().invoke, cli, ["config", "import", str(file), "--saleor-api-url",
-                                                             stack.saleor.api_url], env=env)
+           "ALLOW_LOOPBACK_TARGETS": "true", "POSTMARK_API_BASE_URL": settings.postmark_api_base_url,
+           **({"TWILIO_API_BASE_URL": settings.twilio_api_base_url} if settings.twilio_api_base_url else {}),
+           **({"SMTP_CA_BUNDLE": str(settings.smtp_ca_bundle)} if settings.smtp_ca_bundle else {}), **env}
+    return await asyncio.to_thread(CliRunner().invoke, cli, ["config", "import", str(file), *options,
+                                                             "--saleor-api-url", stack.saleor.api_url], env=env)
 
 
 @pytest.mark.usefixtures("restore_logging")

@@ -7,6 +7,7 @@ import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
@@ -23,8 +24,9 @@ from saleor_app.engine.configure import ConfigurationError
 from saleor_app.engine.providers import ProviderView
 from saleor_app.store.tables import MessageRow, WebhookInboxRow
 from tests.e2e.engine_stack import EngineStack, engine_stack
+from tests.e2e.test_config_secrets import config_import
 from tests.fakes.twilio import FakeTwilio, twilio_signature
-from tests.fakes.twilio_model import FakeAccount, FakeCall
+from tests.fakes.twilio_model import FakeAccount, FakeCall, TwilioError
 from tests.timing import HTTP_TIMEOUT, eventually
 
 SHOP = "+15005550006"
@@ -580,3 +582,91 @@ async def test_a_retried_reply_fires_once_and_unknown_reports_are_acknowledged(
     assert await twilio.post_signed(f"{base}/sms-status", report, twilio.account) == 200  # not ours: acknowledged
     await stack.settle()
     assert await stack.order_stage(order.id) == "replied"
+
+
+TWILIO_PROVIDER = ("providers:\n- key: twilio-main\n  kind: twilio\n  credentials:\n"
+                   "    account_sid: ${SHOP_TWILIO_SID}\n    auth_token: ${SHOP_TWILIO_TOKEN}\n")
+
+
+async def pipeline_file(stack: EngineStack, path: Path) -> Path:
+    """A file that brings its own Twilio account and enabled SMS and call rules on that account."""
+    exported = dump_config(await stack.container.configure.export_config(stack.installation.id))
+    rules = ("    rules:\n      - key: texted\n        name: Payment reminder by SMS\n        kind: sms\n"
+             "        provider: twilio-main\n        text: 'Order {{ order.number }}: please pay'\n"
+             "      - key: called\n        name: Payment reminder by phone\n        kind: call\n"
+             "        text: Please pay your order\n")
+    text = exported.replace("      refund: none\n  - key: paid", "      refund: none\n" + rules + "  - key: paid", 1)
+    assert text != exported
+    path.write_text(text + TWILIO_PROVIDER)
+    return path
+
+
+async def rule_keys(stack: EngineStack) -> set[str]:
+    async with stack.container.automation.reading() as tx:
+        return {rule.key for rule in await tx.all_rules(stack.installation.id)}
+
+
+def twilio_env(twilio: FakeTwilio, token: str | None = None) -> dict[str, str]:
+    return {"SHOP_TWILIO_SID": twilio.account.sid, "SHOP_TWILIO_TOKEN": token or twilio.account.auth_token}
+
+
+@pytest.mark.usefixtures("restore_logging")
+async def test_a_file_that_brings_its_own_twilio_account_imports_in_one_go(
+        stack: EngineStack, twilio: FakeTwilio, tmp_path: Path) -> None:
+    file = await pipeline_file(stack, tmp_path / "automation.yaml")
+    applied = await config_import(stack, file, **twilio_env(twilio))
+    assert applied.exit_code == 0, applied.output
+    assert "rules added: texted, called" in applied.stdout
+    assert "provider twilio-main: added, connected" in applied.stdout
+    [view] = await stack.container.providers.list(stack.installation.id)
+    assert view.account.status is ProviderStatus.CONNECTED
+    assert twilio.account.numbers[0].sms_url.endswith("/inbound")  # its hook registered after the commit
+    assert {"texted", "called"} <= await rule_keys(stack)
+
+
+@pytest.mark.usefixtures("restore_logging")
+async def test_a_provider_whose_check_fails_leaves_everything_as_it_was(
+        stack: EngineStack, twilio: FakeTwilio, tmp_path: Path) -> None:
+    file = await pipeline_file(stack, tmp_path / "automation.yaml")
+    before = dump_config(await stack.container.configure.export_config(stack.installation.id))
+    line = file.read_text().splitlines().index("- key: twilio-main") + 1
+    refused = await config_import(stack, file, **twilio_env(twilio, token="wrong"))
+    assert refused.exit_code == 1, refused.output
+    assert f"line {line}, column 3: providers[0]: provider 'twilio-main': " in refused.stderr
+    assert "20003" in refused.stderr  # Twilio's own message
+    assert await stack.container.providers.list(stack.installation.id) == []
+    assert dump_config(await stack.container.configure.export_config(stack.installation.id)) == before
+    assert twilio.account.numbers[0].sms_url == ""  # nothing registered at Twilio either
+
+
+@pytest.mark.usefixtures("restore_logging")
+async def test_a_dry_run_calls_providers_only_when_asked(
+        stack: EngineStack, twilio: FakeTwilio, tmp_path: Path) -> None:
+    file = await pipeline_file(stack, tmp_path / "automation.yaml")
+    dry = await config_import(stack, file, "--dry-run", **twilio_env(twilio, token="wrong"))
+    assert dry.exit_code == 0, dry.output
+    assert "provider twilio-main: would be added and checked" in dry.stdout
+    assert twilio.requests == []
+    checked = await config_import(stack, file, "--dry-run", "--check-providers", **twilio_env(twilio, token="wrong"))
+    assert checked.exit_code == 1 and "provider 'twilio-main': " in checked.stderr, checked.output
+    good = await config_import(stack, file, "--dry-run", "--check-providers", **twilio_env(twilio))
+    assert good.exit_code == 0, good.output
+    assert await stack.container.providers.list(stack.installation.id) == []
+    assert twilio.account.numbers[0].sms_url == ""
+
+
+@pytest.mark.usefixtures("restore_logging")
+async def test_a_hook_that_cannot_be_registered_is_reported_and_retried_never_rolled_back(
+        stack: EngineStack, twilio: FakeTwilio, tmp_path: Path) -> None:
+    file = await pipeline_file(stack, tmp_path / "automation.yaml")
+    twilio.fail_number_updates(TwilioError(503, 20500, "Internal Server Error"))  # its one number, once
+    applied = await config_import(stack, file, **twilio_env(twilio))
+    assert applied.exit_code == 0, applied.output
+    assert "provider twilio-main: added, connected" in applied.stdout
+    assert "its events could not be set up to reach the app yet" in applied.stdout
+    assert {"texted", "called"} <= await rule_keys(stack)
+    assert twilio.account.numbers[0].sms_url == ""
+    assert await stack.container.providers.retry_registrations() == 1
+    [view] = await stack.container.providers.list(stack.installation.id)
+    assert view.account.status is ProviderStatus.CONNECTED and twilio.account.numbers[0].sms_url.endswith("/inbound")
+    assert await stack.container.providers.retry_registrations() == 0

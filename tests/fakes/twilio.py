@@ -82,6 +82,7 @@ class FakeTwilio:
         # `answers.in_flight`: requests received and not answered yet.
         self.answers = AnswerHold()
         self._failures: list[TwilioError] = []
+        self._number_failures: list[TwilioError] = []
         self._server = LoopbackServer(self.answers.around(self._asgi()))
         self._proxy: DroppingProxy | None = None
         self._http = httpx.AsyncClient(timeout=scaled(30))
@@ -118,6 +119,10 @@ class FakeTwilio:
     def fail_next(self, error: TwilioError, times: int = 1) -> None:
         """The next `times` API requests are answered with `error` and change nothing."""
         self._failures.extend([error] * times)
+
+    def fail_number_updates(self, error: TwilioError, times: int = 1) -> None:
+        """The next `times` updates of a phone number (its SMS URL) are answered with `error`; reads still work."""
+        self._number_failures.extend([error] * times)
 
     def drop_next_responses(self, times: int = 1) -> None:
         """The next `times` requests are acted on, then the connection is reset before the answer arrives."""
@@ -325,6 +330,8 @@ class FakeTwilio:
         number: FakeNumber | None = next((n for n in account.numbers if n.sid == request.path_params["sid"]), None)
         if number is None:
             return _error(TwilioError(404, 20404, "The requested resource was not found"))
+        if self._number_failures:
+            return _error(self._number_failures.pop(0))
         if "SmsUrl" in form:
             number.sms_url = form["SmsUrl"]
         if "SmsMethod" in form:
