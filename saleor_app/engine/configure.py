@@ -276,7 +276,7 @@ class ConfigureAutomation:
                                           + "; ".join(written)), self._clock.now())
             if self._sections is not None:  # after the rules' transaction: SQLite has one writer
                 plan.report.sections = await self._sections.apply(installation_id, document, dry_run=dry_run)
-            plan.report.sections += written
+            plan.report.sections[:0] = written
             if prepared is not None and not dry_run:
                 plan.report.sections += await prepared.finish()
             return plan.report

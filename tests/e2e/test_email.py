@@ -19,7 +19,7 @@ from saleor_app.domain.config_file import dump_config, parse_config
 from saleor_app.domain.email import OutgoingEmail
 from saleor_app.domain.providers import ProviderSpec, ProviderStatus, SuppressionChannel
 from saleor_app.domain.triggers import TriggerSpec
-from saleor_app.engine.configure import ConfigureAutomation
+from saleor_app.engine.configure import ConfigurationError, ConfigureAutomation
 from saleor_app.engine.providers import CALLBACK_USER, ProviderView
 from saleor_app.store.tables import MessageRow
 from saleor_app.wiring import build_container
@@ -100,13 +100,28 @@ async def test_connecting_postmark_checks_the_token_lists_mailboxes_and_register
     assert server.webhooks == {}
 
 
+async def test_an_email_rule_cannot_be_enabled_without_a_connected_email_provider(
+        stack: EngineStack, postmark: FakePostmark) -> None:
+    """The policy of SMS and calls: refused on save (the page shows it beside the provider field), saved disabled."""
+    refused = "an email rule cannot be enabled without a connected email provider"
+    with pytest.raises(ConfigurationError, match=f"{refused}: connect a Postmark or SMTP provider under Providers "
+                                                 "first, or save the rule disabled"):
+        await email_rule(stack)
+    await email_rule(stack, rule={"enabled": False})
+    await connect_postmark(stack, postmark)
+    with pytest.raises(ConfigurationError, match=rf"{refused} \(provider 'other' is not connected\)"):
+        await email_rule(stack, provider="other")
+    await email_rule(stack)
+
+
 async def test_a_wrong_token_fails_with_postmarks_message_and_nothing_sends(
         stack: EngineStack, postmark: FakePostmark) -> None:
+    await connect_postmark(stack, postmark)
+    await email_rule(stack)  # saved while the account was connected
     view = await stack.container.providers.connect(stack.installation.id, ProviderSpec(
-        key="pm", kind="postmark", credentials={"server_token": "wrong"}))
+        key="postmark-main", kind="postmark", credentials={"server_token": "wrong"}))
     assert view.account.status is ProviderStatus.FAILED
     assert "[10] The Server Token you provided" in view.account.status_message
-    await email_rule(stack)
     await stack.saleor.place_order(auto_confirm=False)
     await stack.settle()
     assert (await jobs(stack))["thanks"]["reason"] == ("skipped: no connected mailbox: connect Postmark or SMTP "
@@ -559,6 +574,7 @@ async def test_the_api_connects_lists_and_never_returns_a_secret(stack: EngineSt
 
 
 async def test_the_dry_run_tells_what_the_email_would_say(stack: EngineStack, postmark: FakePostmark) -> None:
+    await connect_postmark(stack, postmark)
     await email_rule(stack, stage="paid")
     await email_rule(stack, key="nobody", stage="paid", recipient="metadata", metadata_key="missing")
     order = await stack.saleor.place_order(auto_confirm=False)
