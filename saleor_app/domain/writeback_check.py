@@ -86,11 +86,11 @@ def _check_fulfil(steps: Sequence[Step], index: int, order: Mapping[str, Any], s
     charged, total, currency = _money(order)
     owing = f"charged {charged:.2f} of {total:.2f} {currency}".strip()
     if shop.fulfillment_auto_approve:
-        raise WouldRefuse(steps, index, *UNPAID, f"the order is not fully paid ({owing}) and the shop's "
+        raise WouldRefuse(steps, index, *UNPAID, f"the order is not fully paid, {owing}, and the shop's "
                           "fulfillmentAllowUnpaid is off")
     # Auto-approval off: Saleor accepts the fulfilment as WAITING_FOR_APPROVAL, then refuses to approve it with
     # the same error while the order is unpaid (fulfillment_approve.py), so the move could never finish.
-    raise WouldRefuse(steps, index, *UNPAID, f"the order is not fully paid ({owing}): Saleor would hold the "
+    raise WouldRefuse(steps, index, *UNPAID, f"the order is not fully paid, {owing}: Saleor would hold the "
                       "fulfilment for approval and refuse to approve it, because the shop's fulfillmentAllowUnpaid "
                       "is off")
 
