@@ -43,6 +43,13 @@ class Step:
             return f"fulfil {sum(line.quantity for line in self.lines)} item(s)"
         return {Action.CONFIRM: "confirm", Action.MARK_PAID: "mark as paid", Action.CANCEL: "cancel"}[self.action]
 
+    def done(self) -> str:
+        """The step once Saleor accepted it, for the log."""
+        if self.action is Action.FULFILL:
+            return f"fulfilled {sum(line.quantity for line in self.lines)} item(s)"
+        return {Action.CONFIRM: "confirmed", Action.MARK_PAID: "marked as paid",
+                Action.CANCEL: "cancelled"}[self.action]
+
 
 class NoPlan(ValueError):
     """The stage implies a Saleor state the app cannot produce (or, now, this order cannot reach)."""

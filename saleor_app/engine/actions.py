@@ -13,6 +13,7 @@ from saleor_app.domain.kinds import AddNoteConfig, ChangeStageConfig, KindConfig
 from saleor_app.domain.pipeline import Pipeline
 from saleor_app.domain.rules import Rule
 from saleor_app.domain.writeback import NoPlan, plan
+from saleor_app.domain.writeback_check import ShopRules, WouldRefuse, precheck
 from saleor_app.engine.execute import ActionContext, ActionHandler
 
 
@@ -22,6 +23,7 @@ class PreviewContext:
     rule: Rule
     config: KindConfig
     pipeline: Pipeline
+    shop: ShopRules | None = None  # the shop's fulfilment settings, when read: the move's pre-check uses them
 
 
 Previewer = Callable[[PreviewContext], str]
@@ -55,15 +57,20 @@ async def change_stage(ctx: ActionContext) -> str:
 
 def preview_move(ctx: PreviewContext) -> str:
     assert isinstance(ctx.config, ChangeStageConfig)
-    return describe_move(ctx.pipeline, ctx.order, ctx.config.stage)
+    return describe_move(ctx.pipeline, ctx.order, ctx.config.stage, ctx.shop)
 
 
-def describe_move(pipeline: Pipeline, order: OrderRecord, stage_key: str) -> str:
+def describe_move(pipeline: Pipeline, order: OrderRecord, stage_key: str, shop: ShopRules | None = None) -> str:
+    """What a move would ask Saleor to do, after the pre-check the move itself runs (with `shop` None, the
+    checks that need the shop's settings are left out)."""
     stage = pipeline.stage(stage_key)
     if stage is None:
         raise PermanentError(f"there is no stage {stage_key!r}")
     try:
         steps = plan(stage, order.snapshot)
+        precheck(steps, order.snapshot, shop)
+    except WouldRefuse as exc:
+        raise PermanentError(f"would not move to {stage.name}: Saleor would refuse {exc}") from exc
     except NoPlan as exc:
         raise PermanentError(f"would not move to {stage.name}: {exc}") from exc
     if not steps:

@@ -20,6 +20,7 @@ from saleor_app.domain.pipeline import Pipeline
 from saleor_app.domain.ports import AutomationStore, Clock, GatewayFor
 from saleor_app.domain.rules import Repeat, Rule
 from saleor_app.domain.schedule import due_at
+from saleor_app.domain.writeback_check import ShopRules
 from saleor_app.engine.actions import PreviewContext, Previewer
 
 
@@ -62,8 +63,9 @@ class DryRun:
             rules = await tx.rules(installation.id, stage_key)
             settings = await tx.settings(installation.id)
             ran = await tx.ran_once(order.id)
+        shop = None
         if fresh:
-            order = await self._reread(installation, order)
+            order, shop = await self._reread(installation, order)
         now = self._clock.now()
         result: list[Rehearsal] = []
         previous: Rehearsal | None = None
@@ -80,13 +82,13 @@ class DryRun:
             else:
                 due = due_at(now, delay=rule.delay, at=rule.at, zone=settings.zone)
                 when = "at once" if due == now else f"at {due.astimezone(settings.zone).isoformat(timespec='minutes')}"
-            rehearsal = self.rehearse(rule, order, pipeline, now, settings.time_zone, when, due)
+            rehearsal = self.rehearse(rule, order, pipeline, now, settings.time_zone, when, due, shop=shop)
             result.append(rehearsal)
             previous = rehearsal
         return result
 
     def rehearse(self, rule: Rule, order: OrderRecord, pipeline: Pipeline, now: datetime, time_zone: str,
-                 when: str = "now", due: datetime | None = None) -> Rehearsal:
+                 when: str = "now", due: datetime | None = None, *, shop: ShopRules | None = None) -> Rehearsal:
         """One rule on one order, as its job would run it now (the condition is checked on this snapshot)."""
         verdict_text = None
         if rule.condition:
@@ -100,20 +102,23 @@ class DryRun:
             config = kinds.validate_config(rule.kind, rule.config)
             if previewer is None:
                 raise PermanentError(f"rule kind {rule.kind!r} cannot be previewed")
-            outcome = previewer(PreviewContext(order, rule, config, pipeline))
+            outcome = previewer(PreviewContext(order, rule, config, pipeline, shop))
         except (PermanentError, ValidationError, kinds.UnknownKind) as exc:
             return Rehearsal(rule.key, rule.name, rule.kind, False, when, due, verdict_text, f"would fail: {exc}")
         return Rehearsal(rule.key, rule.name, rule.kind, True, when, due, verdict_text, outcome)
 
-    async def _reread(self, installation: Installation, order: OrderRecord) -> OrderRecord:
+    async def _reread(self, installation: Installation, order: OrderRecord) -> tuple[OrderRecord, ShopRules]:
+        """The order as Saleor has it now, and the shop's fulfilment settings (a move's pre-check reads them)."""
         try:
-            snapshot = await (await self._gateways(installation)).get_order(order.order_id)
+            gateway = await self._gateways(installation)
+            snapshot = await gateway.get_order(order.order_id)
+            shop = ShopRules.from_shop(await gateway.shop_settings())
         except RetryableError as exc:
             raise Refused(503, f"could not re-read the order from Saleor: {exc}") from exc
         if snapshot is None:
             raise Refused(404, "Saleor no longer has this order")
         return OrderRecord(order.id, order.installation_id, order.order_id, order.number, snapshot,
-                           self._clock.now(), order.stage_key, order.first_seen_at)
+                           self._clock.now(), order.stage_key, order.first_seen_at), shop
 
 
 def _delay_words(rule: Rule) -> str:

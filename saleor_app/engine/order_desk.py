@@ -27,6 +27,7 @@ from saleor_app.domain.planning import idempotency_key
 from saleor_app.domain.ports import AutomationStore, Clock, GatewayFor, WebhookInbox
 from saleor_app.domain.rules import Rule
 from saleor_app.domain.webhooks import CAUGHT_UP_EVENT, triage
+from saleor_app.domain.writeback_check import ShopRules
 from saleor_app.engine.actions import describe_move
 
 STAFF_MOVE = "staff-move"  # the rule key of a staff member's move job (the activity log filters on it)
@@ -158,11 +159,11 @@ class OrderDesk:
         stage = pipeline.stage(stage_key)
         if stage is None:
             raise Refused(404, f"there is no stage {stage_key!r}", "unknown_stage")
-        fresh = await self._reread(installation, order)
+        fresh, shop = await self._reread(installation, order)
         if fresh.stage_key == stage_key:
             return MovePreview(stage, f"the order is in {stage.name} already: nothing would change", False, [])
         try:
-            outcome, possible = describe_move(pipeline, fresh, stage_key), True
+            outcome, possible = describe_move(pipeline, fresh, stage_key, shop), True
         except PermanentError as exc:
             outcome, possible = str(exc), False
         return MovePreview(stage, outcome, possible,
@@ -233,14 +234,16 @@ class OrderDesk:
         self._wake()
         return job
 
-    async def _reread(self, installation: Installation, order: OrderRecord) -> OrderRecord:
+    async def _reread(self, installation: Installation, order: OrderRecord) -> tuple[OrderRecord, ShopRules]:
         try:
-            snapshot = await (await self._gateways(installation)).get_order(order.order_id)
+            gateway = await self._gateways(installation)
+            snapshot = await gateway.get_order(order.order_id)
+            shop = ShopRules.from_shop(await gateway.shop_settings())
         except RetryableError as exc:
             raise Refused(503, f"could not re-read the order from Saleor: {exc}", "saleor_unreachable") from exc
         if snapshot is None:
             raise Refused(404, "Saleor no longer has this order", "unknown_order")
-        return replace(order, snapshot=snapshot)
+        return replace(order, snapshot=snapshot), shop
 
 
 def why_waiting(job: Job, jobs: dict[int, Job], now: datetime, zone: ZoneInfo, *, paused: bool = False) -> str:

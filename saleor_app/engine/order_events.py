@@ -150,7 +150,7 @@ class HandleOrderEvents:
             events = [] if adopted else infer_events(existing.snapshot if existing else None, order.snapshot)
             events += _called_in(items) + provider_events(items) + task_events(items) + reply_events(items)
             target = await self._move(tx, existing, order, events if not self_caused else [],
-                                      reason=f"Saleor: {names}", adopted=adopted)
+                                      reason=f"Saleor: {names}", adopted=adopted, own_echo=self_caused)
             if events and not self_caused:
                 await self._plan_event_rules(tx, order, events, read_at)
             if self._may_claim():
@@ -165,9 +165,15 @@ class HandleOrderEvents:
         await mirror_stage(self._store, gateway, self._clock, installation_id, order_id)
 
     async def _move(self, tx: AutomationTransaction, existing: OrderRecord | None, order: OrderRecord,
-                    events: list[OrderEvent], *, reason: str, adopted: bool) -> str | None:
-        """Resolve the order's stage and apply the winning trigger; returns the stage it is in afterwards."""
+                    events: list[OrderEvent], *, reason: str, adopted: bool, own_echo: bool = False) -> str | None:
+        """Resolve the order's stage and apply the winning trigger; returns the stage it is in afterwards (None:
+        unchanged, nothing to mirror)."""
         installation_id, now = order.installation_id, self._clock.now()
+        if own_echo and self._plan_under_way(order, now):
+            # Our own mutations' echo while a write-back plan runs: the snapshot is stored, and the move settles
+            # the stage itself once Saleor has answered every step (engine/moves.py). Entering a stage here would
+            # make the outcome depend on whether the echo came before or after the plan's last answer.
+            return None
         pipeline = await tx.pipeline(installation_id)
         current = existing.stage_key if existing else None
         target = resolve_stage(pipeline, order.snapshot, current)
@@ -189,12 +195,15 @@ class HandleOrderEvents:
         await enter_stage(tx, self._clock, order, target, reason=reason, adopted=adopted, without_rules=without_rules)
         return target
 
+    def _plan_under_way(self, order: OrderRecord, now: datetime) -> bool:
+        # A plan that never finished (its job died) stops holding anything back after two leases.
+        return order.moving_to is not None and order.moving_since is not None \
+            and now - order.moving_since <= self._lease * 2
+
     def _passing_through(self, order: OrderRecord, target: str, now: datetime) -> str | None:
-        """While a write-back plan runs, the states its mutations pass through run no rules."""
-        if order.moving_to is None or order.moving_to == target or order.moving_since is None:
+        """While a write-back plan runs, a state someone else's change passes through runs no rules."""
+        if order.moving_to == target or not self._plan_under_way(order, now):
             return None
-        if now - order.moving_since > self._lease * 2:
-            return None  # a plan that never finished (its job died): stop holding rules back
         return f"on its way to {order.moving_to} (write-back under way)"
 
     async def _fire_trigger(self, tx: AutomationTransaction, pipeline: Pipeline, order: OrderRecord,

@@ -43,6 +43,9 @@ class SaleorOrderGateway:
         nodes = _nodes((await self._client.execute("OrderIdByNumber", {"number": number})).get("orders") or {})
         return str(nodes[0]["id"]) if nodes else None
 
+    async def shop_settings(self) -> dict[str, Any]:
+        return dict((await self._client.execute("ShopFulfillmentSettings", {})).get("shop") or {})
+
     async def confirm(self, order_id: str) -> dict[str, Any]:
         return await self._mutate("OrderConfirm", "orderConfirm", {"id": order_id})
 

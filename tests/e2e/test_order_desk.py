@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.saleor import FakeSaleor
-from tests.timing import HTTP_TIMEOUT
+from tests.timing import HTTP_TIMEOUT, eventually
 
 
 @pytest.fixture
@@ -85,19 +85,40 @@ async def test_move_goes_through_the_write_back_plan_and_is_logged_as_staffs(sta
     assert again.status_code == 409 and "already" in again.json()["error"]["message"]
 
 
-async def test_saleors_refusal_is_a_409_with_its_message_and_the_order_stays(stack: EngineStack) -> None:
+async def test_a_refusal_the_pre_check_foresees_is_a_422_and_nothing_is_sent(stack: EngineStack) -> None:
     order = await stack.saleor.place_order(auto_confirm=True)
     await stack.saleor.charge(order, 1)  # a transaction: Saleor refuses orderMarkAsPaid from now on
     await stack.settle()
+    preview = (await api(stack, "GET", f"/orders/{order.id}/move?stage=paid")).json()
+    assert preview["possible"] is False and "TRANSACTION_ERROR" in preview["wouldDo"]
     refused = await api(stack, "POST", f"/orders/{order.id}/move", json={"stage": "paid"})
-    assert refused.status_code == 409, refused.text
+    assert refused.status_code == 422, refused.text
     error = refused.json()["error"]
-    assert error["code"] == "move_refused"
+    assert error["code"] == "move_impossible"
     assert "Orders with transactions can not be manually marked as paid." in error["message"]
+    assert "orderMarkAsPaid" not in [m.name for m in stack.saleor.mutations]
     assert await stack.order_stage(order.id) == "awaiting-payment"
     impossible = await api(stack, "POST", f"/orders/{order.id}/move", json={"stage": "nowhere"})
     assert impossible.status_code == 404
     assert (await api(stack, "POST", f"/orders/{order.id}/move", json={})).status_code == 422
+
+
+async def test_saleors_refusal_is_a_409_with_its_message_and_the_order_stays(stack: EngineStack) -> None:
+    order = await stack.saleor.place_order(auto_confirm=True)
+    await stack.settle()
+    stack.saleor.hold_mutation("orderMarkAsPaid")
+    moving = asyncio.create_task(api(stack, "POST", f"/orders/{order.id}/move", json={"stage": "paid"}))
+    await eventually(lambda: stack.saleor.held_bodies or moving.done(), what="the move's orderMarkAsPaid")
+    await stack.saleor.charge(order, 1)  # a payment lands after the pre-check: Saleor refuses the mark as paid
+    stack.saleor.release_mutations()
+    refused = await moving
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "move_refused"
+    assert "mark as paid ✗ TRANSACTION_ERROR: Orders with transactions can not be manually marked as paid." \
+        in error["message"]
+    await stack.settle()
+    assert await stack.order_stage(order.id) == "awaiting-payment"
 
 
 async def test_run_rule_now_runs_the_rule_of_the_current_stage_and_refuses_another_stages(

@@ -242,8 +242,11 @@ class SaleorActions:
 
     def approve_fulfillments(self, caller: Caller, order: Order) -> Outcome:
         """Staff orderFulfillmentApprove of every waiting fulfilment: FULFILLMENT_CREATED, ORDER_UPDATED and,
-        once all is shipped, ORDER_FULFILLED (the order seen on Saleor 3.23.28)."""
+        once all is shipped, ORDER_FULFILLED (the order seen on Saleor 3.23.28). Like fulfillment_approve.py, an
+        unpaid order's fulfilment is not approved while the shop's fulfillmentAllowUnpaid is off."""
         require(caller, "MANAGE_ORDERS")
+        if not self.state.shop.fulfillment_allow_unpaid and not order.is_fully_paid:
+            raise Refusal(order_error(None, "Cannot fulfill unpaid order.", "CANNOT_FULFILL_UNPAID_ORDER"))
         events = []
         for fulfillment in order.fulfillments:
             if fulfillment.status == "WAITING_FOR_APPROVAL":

@@ -555,6 +555,7 @@ async def test_fulfillment_created_carries_the_stale_updated_at(fake: FakeSaleor
 
 async def test_without_auto_approve_the_fulfillment_waits(fake: FakeSaleor, installed: Receiver) -> None:
     fake.shop.fulfillment_auto_approve = False
+    fake.shop.fulfillment_allow_unpaid = True  # else the approval of this unpaid order is refused
     order = await fake.place_order()
     query = documents.load("OrderFulfill")
     response = await fake.graphql(query, {"order": order.id, "input": fulfil(fake, (order.lines[1], 1))},
