@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import LiveStack, take_screenshot
 from tests.fakes.saleor_model import Order
@@ -192,15 +193,22 @@ def test_the_popup_previews_moves_refreshes_and_closes(live: LiveStack, page: An
 
 
 def test_the_popup_shows_saleors_refusal_and_stays_open(live: LiveStack, page: Any, rules: None) -> None:
+    refusal = "Orders with transactions can not be manually marked as paid."
     order = new_order(live)
-    live.run(lambda: live.stack.saleor.charge(order, 1))  # a transaction: Saleor refuses orderMarkAsPaid now
-    live.run(live.stack.settle)
     frame = open_order(page, live, order, mount="popup", view="#p-preview h2")
     frame.locator("#p-stage").select_option("paid")
     frame.locator("#p-confirm", has_text="Move to Paid").wait_for()
+    expect(frame.locator("#p-confirm")).to_be_enabled()
+    live.run(lambda: live.stack.saleor.charge(order, 1))  # a payment lands after the preview: Saleor refuses now
     frame.locator("#p-confirm").click()
-    error = frame.locator("#p-error")
-    error.filter(has_text="Orders with transactions can not be manually marked as paid.").wait_for()
+    frame.locator("#p-error").filter(has_text=refusal).wait_for()
+    assert page.locator("#modal").count() == 1 and actions(page, "popupClose") == []
+
+    live.run(live.stack.settle)
+    frame.locator("#p-stage").select_option("new")
+    frame.locator("#p-stage").select_option("paid")  # asked again, the refusal is foreseen: nothing to click
+    frame.locator("#p-preview .form-error").filter(has_text=refusal).wait_for()
+    expect(frame.locator("#p-confirm")).to_be_disabled()
     assert page.locator("#modal").count() == 1 and actions(page, "popupClose") == []
 
 
