@@ -1,4 +1,4 @@
-"""A Celery worker process's side of the runner: start each of the message's jobs in the database as it runs it.
+"""A Celery worker process's side of the runner: start the message's jobs in the database, then execute them.
 
 Celery calls tasks synchronously; the engine is async. Each worker process (prefork child) keeps one event loop
 and one set of engine parts, built on the first message — after the fork, so no connection pool or socket is
@@ -33,30 +33,25 @@ class WorkerParts:
 
 
 class RunJobs:
-    """What one broker message does: each of its jobs still waiting to run is started (RUNNING, leased) by its
-    own claim right before its own run, never the whole message's in one claim ahead of them: a worker killed
-    mid-message leaves unstarted what had not begun, for the redelivered message. The jobs run concurrently."""
+    """What one broker message does: start what is still waiting to run, execute it, count the outcome."""
 
     def __init__(self, parts: WorkerParts) -> None:
         self._parts = parts
 
     async def __call__(self, tickets: Sequence[JobTicket]) -> dict[int, JobState]:
-        states: dict[int, JobState] = {}
-        for outcome in await asyncio.gather(*(self._run(ticket) for ticket in tickets)):
-            states.update(outcome)
-        return states
-
-    async def _run(self, ticket: JobTicket) -> dict[int, JobState]:
         parts = self._parts
-        started = await parts.start([ticket], parts.clock.now(), parts.lease)
+        started = await parts.start(tickets, parts.clock.now(), parts.lease)
+        if len(started) < len(tickets):
+            metrics.JOBS_IGNORED.inc(len(tickets) - len(started))
+            log.info("dropped messages for jobs no longer waiting to run",
+                     extra={"job_ids": sorted({t.job_id for t in tickets} - {job.job_id for job in started})})
         if not started:
-            metrics.JOBS_IGNORED.inc()
-            log.info("dropped a message for a job no longer waiting to run", extra={"job_id": ticket.job_id})
             return {}
-        [job] = started
-        if job.due_at is not None:
-            metrics.JOB_START_DELAY.observe(max(0.0, (parts.clock.now() - job.due_at).total_seconds()))
-        return await counted(parts.execute)([job.job_id])
+        now = parts.clock.now()
+        for job in started:
+            if job.due_at is not None:
+                metrics.JOB_START_DELAY.observe(max(0.0, (now - job.due_at).total_seconds()))
+        return await counted(parts.execute)([job.job_id for job in started])
 
 
 def counted(execute: Callable[[list[int]], Awaitable[Mapping[int, JobState]]],
