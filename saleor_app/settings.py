@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     twilio_reconcile_interval_seconds: float = Field(60.0, ge=0, description="how often sends whose outcome is "
                                                    "unknown are looked up in Twilio (0: off)")
 
+    reconcile_settle_seconds: float = Field(120.0, gt=0, description="how long after an unknown send its "
+                                            "provider's records are trusted to show it: it is looked up after that")
+
     provider_retry_interval_seconds: float = Field(300.0, ge=0, description="how often provider callbacks an "
                                                    "import could not register are tried again (0: off)")
 

@@ -194,7 +194,8 @@ def build_client_email(settings: Settings, providers: ProviderStore, lookup: Unr
     service = EmailService(providers, {postmark.kind: postmark, smtp.kind: smtp}, credentials, clock)
     return ClientEmail(postmark, smtp, service, EmailAction(service),
                        ReceiveProviderEvents(providers, automation, inbox, clock),
-                       ReconcileEmail(providers, lookup, {postmark.kind: postmark}, credentials, automation, clock))
+                       ReconcileEmail(providers, lookup, {postmark.kind: postmark}, credentials, automation, clock,
+                                      settle=timedelta(seconds=settings.reconcile_settle_seconds)))
 
 
 def build_telephony(settings: Settings, providers: ProviderStore, lookup: SqlTelephonyLookup,
@@ -213,7 +214,8 @@ def build_telephony(settings: Settings, providers: ProviderStore, lookup: SqlTel
     return Telephony(
         api=api, store=providers, connector=TwilioConnector(api), service=service,
         callbacks=ReceiveTelephonyCallbacks(events, providers, lookup, automation, inbox, clock, on_stored=wake),
-        reconcile=ReconcileTelephony(providers, lookup, api, credentials, automation, clock, wake=wake),
+        reconcile=ReconcileTelephony(providers, lookup, api, credentials, automation, clock, wake=wake,
+                                     settle=timedelta(seconds=settings.reconcile_settle_seconds)),
         rule_check=TelephonyRuleCheck(GuardedAudioLinkCheck(outbound)),
         handlers={"sms": SmsAction(service), "call": CallAction(service)}, wakers=wakers,
     )
