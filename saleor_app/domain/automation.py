@@ -7,7 +7,7 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from saleor_app.domain.jobs import JobState
+from saleor_app.domain.jobs import JobAttempt, JobState
 from saleor_app.domain.schedule import QuietHours
 from saleor_app.domain.stage_mirror import MirrorRecord
 from saleor_app.domain.time_zones import iana_zone
@@ -72,6 +72,11 @@ class Job:
     created_at: datetime
     payload: dict[str, Any] | None = None  # a system job's own config (a trigger's move has no rule)
     handed_over_at: datetime | None = None  # this attempt was about to call a provider (see engine/recovery.py)
+
+    @property
+    def run(self) -> JobAttempt:
+        """The attempt a run that loaded this job holds."""
+        return JobAttempt(self.id, self.attempts)
 
 
 @dataclass(frozen=True, slots=True)

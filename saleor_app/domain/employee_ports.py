@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from saleor_app.domain.installations import Installation
+from saleor_app.domain.jobs import JobAttempt
 from saleor_app.domain.rules import Rule
 from saleor_app.domain.sequences import NumberSequence, SequenceSpec
 from saleor_app.domain.tasks import NewTask, Task, TaskState
@@ -148,6 +149,6 @@ class TeamMessenger(Protocol):
     channel is not connected; the provider's errors otherwise. Returns what was sent, for the log."""
 
     async def email(self, installation_id: int, *, mailbox: str | None, to: str, subject: str, text: str,
-                    job_id: int, order_row_id: int) -> str: ...
+                    job: JobAttempt, order_row_id: int) -> str: ...
 
-    async def sms(self, installation_id: int, *, to: str, text: str, job_id: int, order_row_id: int) -> str: ...
+    async def sms(self, installation_id: int, *, to: str, text: str, job: JobAttempt, order_row_id: int) -> str: ...

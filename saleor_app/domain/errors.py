@@ -31,6 +31,12 @@ class OutcomeUnknown(AutomationError):  # noqa: N818 - an answer, like SkipJob
     person decides."""
 
 
+class RunTakenOver(AutomationError):  # noqa: N818 - an answer, like SkipJob
+    """This run no longer owns its job (its lease expired and the job was recovered, or a redelivered message took
+    over an interrupted start): it stops before handing anything to a provider and records nothing, so the run that
+    owns the job now is the only one that can send."""
+
+
 class SkipJob(AutomationError):  # noqa: N818 - it is a signal, not an "error"
     """The action does not apply (no recipient, condition false, …): skipped, with a reason."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -58,3 +59,12 @@ def next_retry(attempt: int, first_attempt_at: datetime, now: datetime, rng: ran
     ceiling = min(RETRY_CAP, RETRY_BASE * (2 ** min(attempt - 1, 20)))
     delay = timedelta(seconds=rng.uniform(ceiling.total_seconds() / 2, ceiling.total_seconds()))
     return now + delay
+
+
+@dataclass(frozen=True, slots=True)
+class JobAttempt:
+    """One run of a job: the attempt it started. Only the run that still holds that attempt may hand anything to a
+    provider (store/hand_over.py)."""
+
+    job_id: int
+    attempt: int

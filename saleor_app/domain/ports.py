@@ -342,8 +342,9 @@ class AutomationStore(Protocol):
 
     async def expired_leases(self, now: datetime) -> list[Job]: ...
 
-    async def hand_over(self, job_id: int, now: datetime) -> None:
-        """Record, committed, that the running job's provider call is about to start (see engine/recovery.py)."""
+    async def hand_over(self, job_id: int, attempt: int, now: datetime) -> bool:
+        """Record, committed, that the running job's provider call is about to start (see engine/recovery.py).
+        False, recording nothing, when the job is no longer RUNNING at `attempt`: another run owns it now."""
         ...
 
     async def next_due_at(self) -> datetime | None: ...

@@ -150,6 +150,7 @@ class NewMessage:
     provider_account_id: int | None
     sender_id: int | None
     job_id: int | None = None  # None: a test sent to a staff member, never counted as the job
+    attempt: int | None = None  # the job's attempt this run holds: the hand-over fence (see store add_message)
     order_row_id: int | None = None
     is_test: bool = False
     excerpt: str = ""

@@ -40,6 +40,7 @@ from saleor_app.domain.email import AUTO, Mailbox, OutgoingEmail, single_line
 from saleor_app.domain.employee_ports import TeamStore
 from saleor_app.domain.errors import AutomationError, Refused, RetryableError
 from saleor_app.domain.installations import Installation
+from saleor_app.domain.jobs import JobAttempt
 from saleor_app.domain.ports import AutomationStore, Clock, InstallationRepository
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,8 @@ class Mailer(Protocol):
 
     async def choose(self, installation_id: int, wanted: str, provider: str | None = None) -> Mailbox: ...
 
-    async def send(self, installation_id: int, mailbox: Mailbox, email: OutgoingEmail, *, job_id: int | None = None,
-                   order_row_id: int | None = None, is_test: bool = False) -> object: ...
+    async def send(self, installation_id: int, mailbox: Mailbox, email: OutgoingEmail, *,
+                   job: JobAttempt | None = None, order_row_id: int | None = None, is_test: bool = False) -> object: ...
 
 
 class InvalidAlertSettings(Exception):

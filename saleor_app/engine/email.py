@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from saleor_app.domain.email import EmailTransport, Mailbox, OutgoingEmail, pick_mailbox
 from saleor_app.domain.errors import OutcomeUnknown, PermanentError, RetryableError, SkipJob
+from saleor_app.domain.jobs import JobAttempt
 from saleor_app.domain.ports import Clock
 from saleor_app.domain.provider_ports import ProviderStore
 from saleor_app.domain.providers import Channel, MessageState, NewMessage, SenderKind, SuppressionChannel
@@ -51,7 +52,7 @@ class EmailService:
         """A mailbox by address, or "auto" (the last one that sent, else the first connected); SkipJob if none."""
         return pick_mailbox(await self.mailboxes(installation_id), wanted, provider)
 
-    async def send(self, installation_id: int, mailbox: Mailbox, email: OutgoingEmail, *, job_id: int | None = None,
+    async def send(self, installation_id: int, mailbox: Mailbox, email: OutgoingEmail, *, job: JobAttempt | None = None,
                    order_row_id: int | None = None, is_test: bool = False) -> SentEmail:
         """Send one rendered email from `mailbox` to `email.to`. SkipJob when the recipient is suppressed;
         otherwise the transport's PermanentError / RetryableError / OutcomeUnknown, after recording it."""
@@ -65,7 +66,8 @@ class EmailService:
         excerpt = f"{email.subject} — {email.text or email.html}"[:500]
         message_id = await self._providers.add_message(NewMessage(
             installation_id=installation_id, channel=Channel.EMAIL, sender=mailbox.sender.address, recipient=email.to,
-            provider_account_id=mailbox.account.id, sender_id=mailbox.sender.id, job_id=job_id,
+            provider_account_id=mailbox.account.id, sender_id=mailbox.sender.id,
+            job_id=job.job_id if job else None, attempt=job.attempt if job else None,
             order_row_id=order_row_id, is_test=is_test, excerpt=excerpt), self._clock.now())
         try:
             provider_id = await transport.send(credentials, mailbox.account.settings, email)

@@ -63,7 +63,7 @@ class EmailAction:
         to = pick_recipient(ctx.order.snapshot, config.recipient, config.metadata_key)
         mailbox = await self._emails.choose(ctx.installation.id, config.mailbox, config.provider)
         email = compose(config, ctx.rule, ctx.order, mailbox, to, job_id=ctx.job.id)
-        sent = await self._emails.send(ctx.installation.id, mailbox, email, job_id=ctx.job.id,
+        sent = await self._emails.send(ctx.installation.id, mailbox, email, job=ctx.job.run,
                                        order_row_id=ctx.order.id)
         return sent.describe(to)
 

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from saleor_app.domain import kinds
 from saleor_app.domain.automation import Activity, Job, OrderRecord
 from saleor_app.domain.conditions import Condition, evaluate
-from saleor_app.domain.errors import OutcomeUnknown, PermanentError, RetryableError, SkipJob
+from saleor_app.domain.errors import OutcomeUnknown, PermanentError, RetryableError, RunTakenOver, SkipJob
 from saleor_app.domain.installations import Installation
 from saleor_app.domain.jobs import MOVE_JOB, Chain, JobState, next_retry, successor_fate
 from saleor_app.domain.planning import released_due_at
@@ -151,12 +151,17 @@ class ExecuteJob:
                 raise PermanentError(f"no handler is configured for rule kind {rule.kind!r}")
             spec = kinds.kind(rule.kind)
             if not spec.idempotent and not spec.one_message:  # a one-message kind's message row marks it
-                await self._store.hand_over(job.id, self._clock.now())
+                if not await self._store.hand_over(job.id, job.attempts, self._clock.now()):
+                    raise RunTakenOver(f"job {job.id} is no longer held by attempt {job.attempts}")
             fresh = order
             summary = await handler(ActionContext(
                 installation, fresh, rule, job, config, gateway,
                 lambda stage, reason: self._mover(installation, fresh, stage, reason),
             ))
+        except RunTakenOver:
+            log.warning("a run stopped before handing anything over: another run holds its job now",
+                        extra={"job_id": job.id, "installation_id": job.installation_id, "attempt": job.attempts})
+            return Outcome(job, JobState.RUNNING, "taken over")  # not recorded: the job is no longer this run's
         except SkipJob as exc:
             return Outcome(job, JobState.SKIPPED, f"skipped: {exc}")
         except OutcomeUnknown as exc:
@@ -192,7 +197,8 @@ class ExecuteJob:
         now = self._clock.now()
         async with self._store.transaction() as tx:
             current = await tx.jobs_by_id([outcome.job.id for outcome in outcomes])
-            live = [o for o in outcomes if o.job.id in current and current[o.job.id].state is JobState.RUNNING]
+            live = [o for o in outcomes if o.job.id in current and current[o.job.id].state is JobState.RUNNING
+                    and current[o.job.id].attempts == o.job.attempts]  # a run taken over records nothing
             changes: list[dict[str, Any]] = []
             for outcome in live:
                 change: dict[str, Any] = {"job_id": outcome.job.id, "state": outcome.state, "reason": outcome.reason}

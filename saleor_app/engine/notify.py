@@ -13,7 +13,7 @@ import orjson
 from saleor_app.domain import templates
 from saleor_app.domain.employee_kinds import NotifyTeamConfig
 from saleor_app.domain.employee_ports import OutboundPoster, TeamMessenger, TeamStore
-from saleor_app.domain.errors import AutomationError, PermanentError, RetryableError, SkipJob
+from saleor_app.domain.errors import AutomationError, PermanentError, RetryableError, RunTakenOver, SkipJob
 from saleor_app.domain.team import TeamMember
 from saleor_app.engine.actions import PreviewContext
 from saleor_app.engine.assignees import responsible_key
@@ -58,13 +58,15 @@ class NotifyTeamAction:
                     assert member.email is not None
                     sent.append(await self._messenger.email(ctx.installation.id, mailbox=config.mailbox,
                                                             to=member.email, subject=subject, text=message,
-                                                            job_id=ctx.job.id, order_row_id=ctx.order.id))
+                                                            job=ctx.job.run, order_row_id=ctx.order.id))
                 else:
                     assert member.phone is not None
                     sent.append(await self._messenger.sms(ctx.installation.id, to=member.phone, text=message,
-                                                          job_id=ctx.job.id, order_row_id=ctx.order.id))
+                                                          job=ctx.job.run, order_row_id=ctx.order.id))
             except SkipJob as exc:
                 left_out.append(f"{member.key}: {exc}")
+            except RunTakenOver:
+                raise  # not this run's job any more: the run that holds it notifies
             except AutomationError as exc:
                 if not sent and isinstance(exc, RetryableError | PermanentError) and member is recipients[0]:
                     raise  # nobody reached yet: the job retries (or fails) as a whole

@@ -18,7 +18,7 @@ from saleor_app.domain.automation import Activity
 from saleor_app.domain.config_document import parse_duration
 from saleor_app.domain.employee_kinds import CreateTaskConfig
 from saleor_app.domain.employee_ports import TaskStore, TeamMessenger, TeamStore
-from saleor_app.domain.errors import AutomationError, PermanentError, Refused
+from saleor_app.domain.errors import AutomationError, PermanentError, Refused, RunTakenOver
 from saleor_app.domain.ports import AutomationStore, Clock, WebhookInbox
 from saleor_app.domain.tasks import NewTask, Task, TaskState, task_inbox_event
 from saleor_app.domain.webhooks import triage
@@ -76,7 +76,9 @@ class CreateTaskAction:
                 text=f"{task.title}\n\nOrder {ctx.order.number or ctx.order.order_id}, priority {task.priority}"
                      + (f", due {task.due_at.isoformat(timespec='minutes')}" if task.due_at else "")
                      + (f"\n\n{task.description}" if task.description else ""),
-                job_id=ctx.job.id, order_row_id=ctx.order.id)
+                job=ctx.job.run, order_row_id=ctx.order.id)
+        except RunTakenOver:
+            raise  # not this run's job any more: nothing to say on it
         except AutomationError as exc:
             return f"e-mail to {to} not sent: {exc}"
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from saleor_app.domain.errors import OutcomeUnknown, PermanentError, RetryableError, SkipJob
+from saleor_app.domain.jobs import JobAttempt
 from saleor_app.domain.ports import Clock
 from saleor_app.domain.provider_ports import ProviderStore
 from saleor_app.domain.providers import (
@@ -109,24 +110,24 @@ class TelephonyService:
         raise SkipJob("the connected Twilio account has no phone number" +
                       (" that can call" if channel is Channel.CALL else " or messaging service") + " enabled")
 
-    async def send_sms(self, installation_id: int, line: Line, to: str, text: str, *, job_id: int | None = None,
+    async def send_sms(self, installation_id: int, line: Line, to: str, text: str, *, job: JobAttempt | None = None,
                        order_row_id: int | None = None, is_test: bool = False) -> Sent:
         """Text `to` (E.164). SkipJob when the number opted out; the provider's errors after recording them."""
-        return await self._send(installation_id, line, Channel.SMS, to, text, job_id, order_row_id, is_test,
+        return await self._send(installation_id, line, Channel.SMS, to, text, job, order_row_id, is_test,
                                 lambda credentials, message_id: self._provider.send_sms(
                                     credentials, to=to, body=text, sender=line.provider_sender(),
                                     status_callback=self._urls.sms_status(line.account.id, message_id)))
 
     async def place_call(self, installation_id: int, line: Line, to: str, twiml: str, *, excerpt: str,
-                         job_id: int | None = None, order_row_id: int | None = None, is_test: bool = False) -> Sent:
+                         job: JobAttempt | None = None, order_row_id: int | None = None, is_test: bool = False) -> Sent:
         """Call `to` (E.164) from the line's number and run `twiml`; errors as for `send_sms`."""
-        return await self._send(installation_id, line, Channel.CALL, to, excerpt, job_id, order_row_id, is_test,
+        return await self._send(installation_id, line, Channel.CALL, to, excerpt, job, order_row_id, is_test,
                                 lambda credentials, message_id: self._provider.place_call(
                                     credentials, to=to, from_=line.sender.address, twiml=twiml,
                                     status_callback=self._urls.call_status(line.account.id, message_id)))
 
     async def _send(self, installation_id: int, line: Line, channel: Channel, to: str, excerpt: str,
-                    job_id: int | None, order_row_id: int | None, is_test: bool,
+                    job: JobAttempt | None, order_row_id: int | None, is_test: bool,
                     call: Callable[[TelephonyCredentials, int], Awaitable[Receipt]]) -> Sent:
         suppression = await self._providers.suppressed(installation_id, SuppressionChannel.PHONE, to)
         if suppression is not None:
@@ -134,7 +135,8 @@ class TelephonyService:
         credentials = credentials_of(await self._credentials(line.account.id))
         message_id = await self._providers.add_message(NewMessage(
             installation_id=installation_id, channel=channel, sender=line.sender.address, recipient=to,
-            provider_account_id=line.account.id, sender_id=line.sender.id, job_id=job_id,
+            provider_account_id=line.account.id, sender_id=line.sender.id,
+            job_id=job.job_id if job else None, attempt=job.attempt if job else None,
             order_row_id=order_row_id, is_test=is_test, excerpt=excerpt[:500]), self._clock.now())
         try:
             receipt = await call(credentials, message_id)  # its callbacks name this row: see telephony_reconcile

@@ -58,7 +58,7 @@ class SmsAction:
         phone = pick_phone(ctx.order.snapshot, config.phone_type, config.metadata_key)
         text = sms_text(config, ctx.rule, ctx.order)
         line = await self._telephony.line(ctx.installation.id, Channel.SMS, config.provider, config.sender)
-        sent = await self._telephony.send_sms(ctx.installation.id, line, phone.number, text, job_id=ctx.job.id,
+        sent = await self._telephony.send_sms(ctx.installation.id, line, phone.number, text, job=ctx.job.run,
                                               order_row_id=ctx.order.id)
         return f"{sent.describe('SMS', phone.number)}, {phone.describe(config.metadata_key)}; {count(text).describe()}"
 
@@ -76,7 +76,7 @@ class CallAction:
         twiml, excerpt = call_script(config, ctx.rule, ctx.order)
         line = await self._telephony.line(ctx.installation.id, Channel.CALL, config.provider, config.from_number)
         sent = await self._telephony.place_call(ctx.installation.id, line, phone.number, twiml, excerpt=excerpt,
-                                                job_id=ctx.job.id, order_row_id=ctx.order.id)
+                                                job=ctx.job.run, order_row_id=ctx.order.id)
         return f"{sent.describe('call', phone.number)}, {phone.describe(config.metadata_key)}"
 
 

@@ -23,7 +23,10 @@ RUN_JOBS = "saleor_automation.run_jobs"
 TASK_RETRIES = 3  # a worker that cannot reach the database: the message is retried at once, a few times
 
 
-def create_celery(broker_url: str, queue: str, *, run: Callable[[Sequence[JobTicket]], object] | None = None) -> Celery:
+RunTickets = Callable[[Sequence[JobTicket], bool], object]  # (tickets, redelivered by the broker)
+
+
+def create_celery(broker_url: str, queue: str, *, run: RunTickets | None = None) -> Celery:
     """The dispatcher's app (`run` is None: it only publishes) or a worker's (`run` executes a message's jobs)."""
     app = Celery("saleor_automation", broker=broker_url, set_as_current=False)
     app.conf.update(
@@ -50,11 +53,12 @@ def create_celery(broker_url: str, queue: str, *, run: Callable[[Sequence[JobTic
     return app
 
 
-def _register(app: Celery, run: Callable[[Sequence[JobTicket]], object]) -> None:
+def _register(app: Celery, run: RunTickets) -> None:
     @app.task(name=RUN_JOBS, bind=True, max_retries=TASK_RETRIES)  # type: ignore[untyped-decorator]
     def run_jobs(self: Task[Any, Any], tickets: list[list[int]]) -> None:
+        redelivered = bool((self.request.delivery_info or {}).get("redelivered"))  # its worker died holding it
         try:
-            run([JobTicket(job_id, attempts) for job_id, attempts in tickets])
+            run([JobTicket(job_id, attempts) for job_id, attempts in tickets], redelivered)
         except DBAPIError as exc:
             if not exc.connection_invalidated and not _is_connection_error(exc):
                 raise

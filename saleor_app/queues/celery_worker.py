@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from saleor_app import metrics
 from saleor_app.domain.jobs import JobState
@@ -23,9 +23,14 @@ from saleor_app.store.dispatch import JobTicket, StartedJob
 log = logging.getLogger(__name__)
 
 
+class StartJobs(Protocol):
+    async def __call__(self, tickets: Sequence[JobTicket], now: datetime, lease: timedelta, *,
+                       redelivered: bool = False) -> list[StartedJob]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerParts:
-    start: Callable[[Sequence[JobTicket], datetime, timedelta], Awaitable[list[StartedJob]]]
+    start: StartJobs
     execute: Callable[[list[int]], Awaitable[Mapping[int, JobState]]]
     clock: Clock
     lease: timedelta
@@ -33,14 +38,17 @@ class WorkerParts:
 
 
 class RunJobs:
-    """What one broker message does: start what is still waiting to run, execute it, count the outcome."""
+    """What one broker message does: start what is still waiting to run, execute it, count the outcome. The jobs
+    start together because they run together: one batch, their side effects concurrent (engine/execute.py). A
+    worker killed mid-message leaves them RUNNING; the broker's redelivery of the message takes over those that had
+    handed nothing to a provider (store/dispatch.py `start`), the others are settled by recovery."""
 
     def __init__(self, parts: WorkerParts) -> None:
         self._parts = parts
 
-    async def __call__(self, tickets: Sequence[JobTicket]) -> dict[int, JobState]:
+    async def __call__(self, tickets: Sequence[JobTicket], redelivered: bool = False) -> dict[int, JobState]:
         parts = self._parts
-        started = await parts.start(tickets, parts.clock.now(), parts.lease)
+        started = await parts.start(tickets, parts.clock.now(), parts.lease, redelivered=redelivered)
         if len(started) < len(tickets):
             metrics.JOBS_IGNORED.inc(len(tickets) - len(started))
             log.info("dropped messages for jobs no longer waiting to run",
@@ -79,16 +87,16 @@ class ProcessBridge:
         self._parts: WorkerParts | None = None
         self._run: RunJobs | None = None
 
-    def __call__(self, tickets: Sequence[JobTicket]) -> dict[int, JobState]:
+    def __call__(self, tickets: Sequence[JobTicket], redelivered: bool = False) -> dict[int, JobState]:
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(self._handle(tickets))
+        return self._loop.run_until_complete(self._handle(tickets, redelivered))
 
-    async def _handle(self, tickets: Sequence[JobTicket]) -> dict[int, JobState]:
+    async def _handle(self, tickets: Sequence[JobTicket], redelivered: bool) -> dict[int, JobState]:
         if self._run is None:
             self._parts = self._build()
             self._run = RunJobs(self._parts)
-        return await self._run(tickets)
+        return await self._run(tickets, redelivered)
 
     def close(self) -> None:
         if self._loop is None:

@@ -40,6 +40,7 @@ from saleor_app.domain.schedule import QuietHours
 from saleor_app.domain.stage_mirror import MirrorRecord
 from saleor_app.domain.triggers import Trigger, TriggerSpec
 from saleor_app.store.database import aware
+from saleor_app.store.hand_over import mark_handed_over
 from saleor_app.store.providers import SqlProviderStore
 from saleor_app.store.tables import (
     ActivityRow,
@@ -871,10 +872,9 @@ class SqlAutomationStore:
             ).mappings().all()
         return [job_from_row(row) for row in rows]
 
-    async def hand_over(self, job_id: int, now: datetime) -> None:
+    async def hand_over(self, job_id: int, attempt: int, now: datetime) -> bool:
         async with self._begin() as connection:
-            await connection.execute(update(JOBS).where(JOBS.c.id == job_id, JOBS.c.handed_over_at.is_(None))
-                                     .values(handed_over_at=now))
+            return await mark_handed_over(connection, job_id, attempt, now)
 
     async def next_due_at(self) -> datetime | None:
         async with self._engine.connect() as connection:

@@ -118,14 +118,24 @@ class SqlDispatchStore:
                 .values(dispatched_until=None)
             )
 
-    async def start(self, tickets: Sequence[JobTicket], now: datetime, lease: timedelta) -> list[StartedJob]:
-        """The worker's claim: each job still waiting to run at the attempt it was sent at becomes RUNNING."""
+    async def start(self, tickets: Sequence[JobTicket], now: datetime, lease: timedelta, *,
+                    redelivered: bool = False) -> list[StartedJob]:
+        """The worker's claim: each job still waiting to run at the attempt it was sent at becomes RUNNING (the
+        next attempt). A message the broker `redelivered` — it does so when the worker that had it died or lost
+        the broker — also takes over what that worker's start of the same ticket had not handed over yet: that run
+        was interrupted, and its jobs need not wait for their lease to expire. Should that run be alive after all,
+        its hand-over is refused (store/hand_over.py): it stops, and nothing is sent twice."""
         if not tickets:
             return []
+        which = and_(tuple_(JOBS.c.id, JOBS.c.attempts).in_([(t.job_id, t.attempts) for t in tickets]),
+                     JOBS.c.state.in_(_CLAIMABLE))
+        if redelivered:
+            interrupted = and_(tuple_(JOBS.c.id, JOBS.c.attempts).in_([(t.job_id, t.attempts + 1) for t in tickets]),
+                               JOBS.c.state == JobState.RUNNING.value, JOBS.c.handed_over_at.is_(None))
+            which = or_(which, interrupted)
         statement = (
             update(JOBS)
-            .where(tuple_(JOBS.c.id, JOBS.c.attempts).in_([(t.job_id, t.attempts) for t in tickets]),
-                   JOBS.c.state.in_(_CLAIMABLE), *_runnable())
+            .where(which, *_runnable())
             .values(state=JobState.RUNNING.value, lease_until=now + lease, attempts=JOBS.c.attempts + 1,
                     first_attempt_at=func.coalesce(JOBS.c.first_attempt_at, now), dispatched_until=None,
                     handed_over_at=None, updated_at=now)

@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from saleor_app.domain.errors import RunTakenOver
 from saleor_app.domain.jobs import JobState
 from saleor_app.domain.provider_ports import AccountWrite
 from saleor_app.domain.providers import (
@@ -32,6 +33,7 @@ from saleor_app.domain.providers import (
     normalise_address,
 )
 from saleor_app.store.database import aware
+from saleor_app.store.hand_over import mark_handed_over
 from saleor_app.store.tables import JobRow, MessageRow, ProviderAccountRow, SenderRow, SuppressionRow
 
 ACCOUNTS = ProviderAccountRow.__table__  # type: ignore[attr-defined]
@@ -237,12 +239,14 @@ class SqlProviderStore:
 
     async def add_message(self, message: NewMessage, now: datetime) -> int:
         """The new row (SENDING). Written right before the provider call, so for a job it is also the attempt's
-        hand-over mark, in the same commit (a kill after it may have sent; before it, nothing left)."""
+        hand-over mark, in the same commit (a kill after it may have sent; before it, nothing left). RunTakenOver,
+        writing nothing, when the run no longer holds its job (store/hand_over.py)."""
         async with self._begin() as connection:
             if message.job_id is not None:
-                await connection.execute(update(JOBS).where(JOBS.c.id == message.job_id,
-                                                            JOBS.c.handed_over_at.is_(None))
-                                         .values(handed_over_at=now))
+                if message.attempt is None:
+                    raise ValueError("a job's message names the attempt that sends it")
+                if not await mark_handed_over(connection, message.job_id, message.attempt, now):
+                    raise RunTakenOver(f"job {message.job_id} is no longer held by attempt {message.attempt}")
             result = await connection.execute(insert(MESSAGES).values(
                 installation_id=message.installation_id, job_id=message.job_id, order_row_id=message.order_row_id,
                 provider_account_id=message.provider_account_id, sender_id=message.sender_id,

@@ -9,19 +9,26 @@ import signal
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, text, update
 
 from saleor_app.queues.celery_app import create_celery, publish
 from saleor_app.settings import Settings
 from saleor_app.store.dispatch import JobTicket
+from saleor_app.store.tables import JobRow, OrderRow, WebhookInboxRow
 from saleor_app.wiring import SystemClock
 from tests.conftest import require
 from tests.e2e.celery_stack import BROKERS, celery_settings, delete_queue, require_broker, start_worker, stop
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.loopback import free_port
 from tests.timing import eventually, scaled, settles
+
+JOBS = JobRow.__table__  # type: ignore[attr-defined]
+ORDERS = OrderRow.__table__  # type: ignore[attr-defined]
+INBOX = WebhookInboxRow.__table__  # type: ignore[attr-defined]
 
 pytestmark = pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
                                      indirect=True)
@@ -34,6 +41,26 @@ async def running_stack(settings: Settings) -> AsyncIterator[EngineStack]:
         async for stack in stacks:  # closed even when the test fails: the app's connections go back
             stack.container.runner.start()
             yield stack
+
+
+async def mirror_settled(stack: EngineStack) -> bool:
+    [order] = await stack.rows(ORDERS)
+    return order["mirror_value"] is not None and order["mirror_pending_since"] is None
+
+
+async def pending_webhooks(stack: EngineStack) -> int:
+    return len(await stack.rows(INBOX, INBOX.c.state == "pending"))
+
+
+async def waiting_for(stack: EngineStack, holder: int) -> int:
+    """Sessions waiting, directly or behind another waiter, for a lock the session `holder` holds (the killed
+    worker's keeps waiting: PostgreSQL notices a dead client only when it answers it)."""
+    async with stack.container.engine.connect() as connection:
+        return int((await connection.execute(text(
+            "SELECT count(*) FROM pg_stat_activity a WHERE a.wait_event_type = 'Lock' AND ("
+            ":holder = ANY(pg_blocking_pids(a.pid)) OR EXISTS (SELECT 1 FROM pg_stat_activity b "
+            "WHERE b.pid = ANY(pg_blocking_pids(a.pid)) AND :holder = ANY(pg_blocking_pids(b.pid))))"),
+            {"holder": holder})).scalar_one())
 
 
 async def states(stack: EngineStack) -> list[str]:
@@ -64,6 +91,45 @@ async def test_a_worker_killed_mid_send_sends_nothing_twice(settings: Settings, 
             await settles(stack.notes, ["once"])  # Saleor finishes the held request (3 s after it came)
             await asyncio.sleep(1.0)
             assert stack.notes() == ["once"]  # the worker died before hearing so; never a second one
+    finally:
+        stop(worker)
+        delete_queue(settings)
+
+
+async def test_a_worker_killed_before_its_hand_over_is_taken_over_at_once_by_the_redelivery(
+        settings: Settings) -> None:
+    """The broker hands the killed worker's message to the next worker, which takes over the job it had started
+    but not handed to anyone yet: it runs now, not when its (hour-long) lease expires, and runs once."""
+    broker = BROKERS["rabbitmq"]  # hands a killed worker's messages back at once (Redis: after an hour)
+    require_broker(broker)
+    settings = celery_settings(settings, broker, job_lease_seconds=3600.0)
+    worker = start_worker(settings)
+    try:
+        async with running_stack(settings) as stack:
+            await stack.rule(key="note", stage="new", kind="add_note", config={"message": "once"},
+                             delay_seconds=3600)  # a delayed rule re-reads the order before it acts
+            await stack.saleor.place_order(auto_confirm=False)
+            await settles(lambda: states(stack), ["scheduled"], what="the job states")
+            # Saleor delivers a mutation's webhooks before it answers: once the stage is written into Saleor and
+            # the echo handled, the app leaves the order alone.
+            await settles(lambda: mirror_settled(stack), True, what="the stage written into Saleor")
+            await settles(lambda: pending_webhooks(stack), 0, what="webhooks not handled")
+            async with stack.container.engine.connect() as lock, lock.begin():
+                # The test holds the order's row: the worker re-reads the order before it acts (planned after
+                # the last read), and the run then waits to store what it read — before any hand-over.
+                await lock.execute(select(ORDERS.c.id).with_for_update())
+                holder = (await lock.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+                async with stack.container.engine.begin() as connection:
+                    now = datetime.now(UTC)
+                    await connection.execute(update(JOBS).values(due_at=now, created_at=now))
+                await settles(lambda: waiting_for(stack, holder), 1, what="runs waiting for the order row")
+                worker.send_signal(signal.SIGKILL)  # dies before its hand-over; the message was not acknowledged
+                worker.wait(timeout=scaled(10))
+                worker = start_worker(settings)
+                await settles(lambda: waiting_for(stack, holder), 2, what="runs waiting for the order row")
+            await settles(lambda: states(stack), ["succeeded"], what="the job states")
+            assert stack.notes() == ["once"]
+            assert (await stack.jobs())[0]["attempts"] == 2  # the interrupted start counts
     finally:
         stop(worker)
         delete_queue(settings)

@@ -17,6 +17,7 @@ from saleor_app.cli import cli
 from saleor_app.domain.config_document import ConfigFileError
 from saleor_app.domain.config_file import dump_config, parse_config
 from saleor_app.domain.email import OutgoingEmail
+from saleor_app.domain.jobs import JobAttempt
 from saleor_app.domain.providers import ProviderSpec, ProviderStatus, SuppressionChannel
 from saleor_app.domain.triggers import TriggerSpec
 from saleor_app.engine.configure import ConfigurationError, ConfigureAutomation
@@ -365,7 +366,7 @@ async def test_an_email_job_killed_after_postmark_accepted_it_succeeds_on_recove
     # What the job's run did before the process died: the send went through and its message row says so.
     await service.send(stack.installation.id, mailbox, OutgoingEmail(
         from_address=SHOP, from_name="Shop", to=CUSTOMER, subject="Order received", html="", text="Hi"),
-        job_id=job_id)
+        job=JobAttempt(job_id, 1))  # the move's claim started its first attempt
     stack.clock.advance(timedelta(minutes=6))
     assert await stack.container.recover_leases() == 1
     await stack.settle()

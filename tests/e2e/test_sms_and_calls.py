@@ -17,6 +17,7 @@ import pytest
 
 from saleor_app.domain.config_document import ConfigFileError
 from saleor_app.domain.config_file import dump_config, parse_config
+from saleor_app.domain.jobs import JobAttempt
 from saleor_app.domain.providers import Channel, MessageState, ProviderSpec, ProviderStatus, SuppressionChannel
 from saleor_app.domain.rules import RuleSpec
 from saleor_app.domain.triggers import TriggerSpec
@@ -461,7 +462,8 @@ async def test_a_send_cut_off_mid_request_is_settled_from_twilio_once_its_job_is
     line = await telephony.line(stack.installation.id, Channel.SMS)
     twilio.answers.hold()  # Twilio acts on the create; the process dies before its answer comes
     send = asyncio.create_task(telephony.send_sms(stack.installation.id, line, CUSTOMER, "Hi there",
-                                                  job_id=job["id"], order_row_id=job["order_row_id"]))
+                                                  job=JobAttempt(job["id"], job["attempts"]),
+                                                  order_row_id=job["order_row_id"]))
     await eventually(lambda: twilio.account.messages, what="Twilio has the message")
     send.cancel()
     with pytest.raises(asyncio.CancelledError):

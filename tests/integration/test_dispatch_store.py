@@ -96,3 +96,21 @@ async def test_one_dispatcher_at_a_time_handles_the_inbox(container) -> None:
     finally:
         await first.release()
         await second.release()
+
+
+async def test_a_redelivered_message_takes_over_what_its_dead_worker_had_not_handed_over(container) -> None:
+    store, now, _ = await seeded(container, 2)
+    tickets = await store.claim_for_dispatch(now, RESEND, 10)
+    assert len(await store.start(tickets, now, LEASE)) == 2  # the first worker starts both, then dies
+    sent, untouched = tickets
+    assert await container.automation.hand_over(sent.job_id, 1, now)  # one had reached its provider call
+    assert await store.start(tickets, now, LEASE) == []  # the same message again, not redelivered: a duplicate
+    taken = await store.start(tickets, now, LEASE, redelivered=True)
+    assert [job.job_id for job in taken] == [untouched.job_id]  # the handed-over one is recovery's to decide
+    assert not await container.automation.hand_over(untouched.job_id, 1, now)  # the first run, if alive: refused
+    assert await container.automation.hand_over(untouched.job_id, 2, now)
+    assert await store.start(tickets, now, LEASE, redelivered=True) == []  # handed over now: never taken again
+    async with container.engine.connect() as connection:
+        rows = {row["id"]: row for row in (await connection.execute(select(JOBS))).mappings()}
+    assert (rows[untouched.job_id]["state"], rows[untouched.job_id]["attempts"]) == ("running", 2)
+    assert (rows[sent.job_id]["state"], rows[sent.job_id]["attempts"]) == ("running", 1)
