@@ -4,11 +4,11 @@ Checked with everything else before anything is written (kinds, settings, and cr
 `CredentialSource` allows: through the app only a reference that keeps an existing provider's stored value; on the
 operator's shell `${ENV_VAR}` references, an unset one keeping the stored value); the rules' provider checks count
 the file's new and changed providers as connected. Then each new or changed provider is checked with a real call,
-outside any transaction: any failure refuses the whole file. The import's one transaction writes them with the
-rules and triggers; their callbacks are registered after the commit (a failure there is reported and retried,
-never rolled back). Listed suppressions are added in the same transaction. The file adds and updates: a provider or a
-suppression missing from it is kept (removing one unregisters webhooks or lets mail through again, so it is done on
-purpose, through the API or the CLI).
+outside any transaction: any failure refuses the whole file. The import's one transaction writes them, first,
+then the rules and triggers, then the listed suppressions; their callbacks are registered after the commit (a
+failure there is reported and retried, never rolled back). The file adds and updates: a provider or a suppression
+missing from it is kept (removing one unregisters webhooks or lets mail through again, so it is done on purpose,
+through the API or the CLI).
 """
 
 from __future__ import annotations
