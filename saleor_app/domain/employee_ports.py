@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from saleor_app.domain.installations import Installation
 from saleor_app.domain.jobs import JobAttempt
+from saleor_app.domain.ports import AutomationTransaction
 from saleor_app.domain.rules import Rule
 from saleor_app.domain.sequences import NumberSequence, SequenceSpec
 from saleor_app.domain.tasks import NewTask, Task, TaskState
@@ -25,6 +26,10 @@ class RotationResult:
 
 
 class TeamStore(Protocol):
+    def within(self, tx: AutomationTransaction) -> TeamStore:
+        """This store inside `tx` (a configuration import writes it with the rules, all or nothing)."""
+        ...
+
     async def members(self, installation_id: int) -> list[TeamMember]: ...
 
     async def save_member(self, installation_id: int, spec: MemberSpec, now: datetime, *,
@@ -53,6 +58,10 @@ class TeamStore(Protocol):
 
 
 class SequenceStore(Protocol):
+    def within(self, tx: AutomationTransaction) -> SequenceStore:
+        """This store inside `tx` (a configuration import writes it with the rules, all or nothing)."""
+        ...
+
     async def sequences(self, installation_id: int) -> list[NumberSequence]: ...
 
     async def save_sequence(self, installation_id: int, spec: SequenceSpec, now: datetime) -> NumberSequence: ...
@@ -86,6 +95,10 @@ class TaskStore(Protocol):
 
 
 class WorkflowStore(Protocol):
+    def within(self, tx: AutomationTransaction) -> WorkflowStore:
+        """This store inside `tx` (a configuration import writes it with the rules, all or nothing)."""
+        ...
+
     async def workflows(self, installation_id: int) -> list[Workflow]: ...
 
     async def workflow(self, installation_id: int, key: str) -> Workflow | None: ...

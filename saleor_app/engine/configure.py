@@ -63,8 +63,9 @@ class ConfigSections(Protocol):
         """Problems in the sections and in what the document's rules name (stored state plus the document)."""
         ...
 
-    async def apply(self, installation_id: int, document: ConfigDocument, *, dry_run: bool) -> list[str]:
-        """Write the sections (after the rules); what changed, in words."""
+    async def apply(self, tx: AutomationTransaction, installation_id: int, document: ConfigDocument, *,
+                    dry_run: bool) -> list[str]:
+        """Write the sections in the import's transaction `tx`, after the rules; what changed, in words."""
         ...
 
     async def export(self, installation_id: int, document: ConfigDocument) -> ConfigDocument: ...
@@ -231,8 +232,9 @@ class ConfigureAutomation:
 
         In order: everything is checked, the document's own providers counting as connected; its new and changed
         providers are checked with a real call, outside any transaction (a failure: nothing is written); one
-        transaction writes providers, rules and triggers; after the commit the providers' callbacks are
-        registered (a failure there is reported and retried, never rolled back)."""
+        transaction writes providers, settings, stages, rules, triggers and the other sections (team, sequences,
+        workflows, suppressions), so a failure anywhere in it leaves all of them as they were; after the commit
+        the providers' callbacks are registered (a failure there is reported and retried, never rolled back)."""
         try:
             checked = checked if checked is not None else check_config(document)
             found = [ConfigProblem((*path, field), message) for path, spec in checked.rules
@@ -268,15 +270,16 @@ class ConfigureAutomation:
                 plan.report.dry_run = dry_run
                 for rule, _ in cancellations:
                     plan.report.cancelled_jobs += len(await tx.pending_jobs_of_rule(rule.id))
+                if prepared is not None:  # first: the rules that follow send through them
+                    plan.report.sections += await prepared.write(tx, dry_run=dry_run)
                 if not dry_run:
                     await self._write(tx, installation_id, plan, cancellations)
-                written = await prepared.write(tx, dry_run=dry_run) if prepared is not None else []
-                if written and not dry_run and plan.report.unchanged:
-                    await tx.log(Activity(installation_id, "settings", "configuration imported: "
-                                          + "; ".join(written)), self._clock.now())
-            if self._sections is not None:  # after the rules' transaction: SQLite has one writer
-                plan.report.sections = await self._sections.apply(installation_id, document, dry_run=dry_run)
-            plan.report.sections[:0] = written
+                if self._sections is not None:
+                    plan.report.sections += await self._sections.apply(tx, installation_id, document,
+                                                                       dry_run=dry_run)
+                if not dry_run and not plan.report.unchanged:  # the last write: any failure before undoes all
+                    await tx.log(Activity(installation_id, "settings",
+                                          f"configuration imported: {plan.report.summary()}"), self._clock.now())
             if prepared is not None and not dry_run:
                 plan.report.sections += await prepared.finish()
             return plan.report
@@ -314,9 +317,6 @@ class ConfigureAutomation:
             placed = await tx.trigger_by_key(installation_id, key)
             if placed is not None and placed.position != position:
                 await tx.set_trigger_position(placed.id, position, now)
-        if not plan.report.unchanged:
-            await tx.log(Activity(installation_id, "settings", f"configuration imported: {plan.report.summary()}"),
-                         now)
 
     async def reorder_rules(self, installation_id: int, stage_key: str, keys: Sequence[str]) -> None:
         """Run a stage's rules in this order (each of them once). Entries opened from now on chain after-previous

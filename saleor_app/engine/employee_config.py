@@ -1,8 +1,8 @@
 """Employee automation as code: the team, sequences and workflows sections of the configuration file, and the
 references of rules and workflow steps to members, groups and workflows — refused on save when unknown.
 
-Imported after the rules' transaction (SQLite has one writer) and only once every check has passed, so a
-refused file changes nothing here either.
+Written in the import's one transaction with the rules, and only once every check has passed: a refused file,
+or a write that fails anywhere in the import, changes nothing here either.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from saleor_app.domain.employee_config import (
     task_rule_key_problem,
 )
 from saleor_app.domain.employee_ports import SequenceStore, TeamStore, WorkflowStore
-from saleor_app.domain.ports import Clock
+from saleor_app.domain.ports import AutomationTransaction, Clock
 from saleor_app.domain.rules import RuleSpec
 from saleor_app.domain.sequences import SequenceSpec
 from saleor_app.domain.team import GroupSpec, MemberSpec
@@ -71,20 +71,23 @@ class EmployeeConfigSections:
                           for field, message in rule_references(step.kind, step.config, known)]
         return found
 
-    async def apply(self, installation_id: int, document: ConfigDocument, *, dry_run: bool) -> list[str]:
+    async def apply(self, tx: AutomationTransaction, installation_id: int, document: ConfigDocument, *,
+                    dry_run: bool) -> list[str]:
         lines: list[str] = []
         if document.team is not None:
-            lines += await self._apply_team(installation_id, document.team, dry_run)
+            lines += await self._apply_team(self._team.within(tx), installation_id, document.team, dry_run)
         if document.sequences is not None:
-            lines += await self._apply_sequences(installation_id, document.sequences, dry_run)
+            lines += await self._apply_sequences(self._sequences.within(tx), installation_id, document.sequences,
+                                                 dry_run)
         if document.workflows is not None:
-            lines += await self._apply_workflows(installation_id, document.workflows, dry_run)
+            lines += await self._apply_workflows(tx, installation_id, document.workflows, dry_run)
         return lines
 
-    async def _apply_team(self, installation_id: int, team: TeamSection, dry_run: bool) -> list[str]:
+    async def _apply_team(self, store: TeamStore, installation_id: int, team: TeamSection, dry_run: bool
+                          ) -> list[str]:
         now = self._clock.now()
-        members = {member.key: member for member in await self._team.members(installation_id)}
-        groups = {group.key: group for group in await self._team.groups(installation_id)}
+        members = {member.key: member for member in await store.members(installation_id)}
+        groups = {group.key: group for group in await store.groups(installation_id)}
         added: list[str] = []
         changed: list[str] = []
         for spec in team.members:
@@ -94,19 +97,20 @@ class EmployeeConfigSections:
                 continue
             (added if stored is None else changed).append(spec.key)
             if not dry_run:
-                await self._team.save_member(installation_id, spec, now)
+                await store.save_member(installation_id, spec, now)
         for group in team.groups:
             old = groups.get(group.key)
             if old is not None and (old.name, old.member_keys) == (group.name, group.members):
                 continue
             (added if old is None else changed).append(f"group {group.key}")
             if not dry_run:
-                await self._team.save_group(installation_id, group, now)
+                await store.save_group(installation_id, group, now)
         return ([f"team added: {', '.join(added)}"] if added else []) + (
             [f"team changed: {', '.join(changed)}"] if changed else [])
 
-    async def _apply_sequences(self, installation_id: int, specs: Sequence[SequenceSpec], dry_run: bool) -> list[str]:
-        stored = {sequence.key: sequence for sequence in await self._sequences.sequences(installation_id)}
+    async def _apply_sequences(self, store: SequenceStore, installation_id: int, specs: Sequence[SequenceSpec],
+                               dry_run: bool) -> list[str]:
+        stored = {sequence.key: sequence for sequence in await store.sequences(installation_id)}
         touched = []
         for spec in specs:
             old = stored.get(spec.key)
@@ -115,19 +119,20 @@ class EmployeeConfigSections:
                 continue
             touched.append(spec.key)
             if not dry_run:
-                await self._sequences.save_sequence(installation_id, spec, self._clock.now())
+                await store.save_sequence(installation_id, spec, self._clock.now())
         return [f"sequences added or changed: {', '.join(touched)}"] if touched else []
 
-    async def _apply_workflows(self, installation_id: int, specs: Sequence[WorkflowSpec], dry_run: bool) -> list[str]:
-        stored = {workflow.key: workflow for workflow in await self._workflows.workflows(installation_id)}
+    async def _apply_workflows(self, tx: AutomationTransaction, installation_id: int, specs: Sequence[WorkflowSpec],
+                               dry_run: bool) -> list[str]:
+        stored = {workflow.key: workflow for workflow in await self._workflows.within(tx).workflows(installation_id)}
         wanted = {spec.key for spec in specs}
         changed = [spec for spec in specs if spec.key not in stored or stored[spec.key].spec != spec]
         removed = [key for key in stored if key not in wanted]
-        if not dry_run:
+        if not dry_run:  # checked with the whole file already (references, cycles)
             for key in removed:
-                await self._save_workflows.delete(installation_id, key, check_users=False)
-            for spec in _started_first(changed):
-                await self._save_workflows.save(installation_id, spec)
+                await self._save_workflows.remove(tx, installation_id, key)
+            for spec in changed:
+                await self._save_workflows.write(tx, installation_id, spec)
         return ([f"workflows added or changed: {', '.join(spec.key for spec in changed)}"] if changed else []) + (
             [f"workflows removed: {', '.join(removed)}"] if removed else [])
 
@@ -145,13 +150,3 @@ class EmployeeConfigSections:
         return document.model_copy(update={"team": team, "sequences": sequences or None,
                                            "workflows": workflows or None})
 
-
-def _started_first(specs: Sequence[WorkflowSpec]) -> list[WorkflowSpec]:
-    """Workflows in an order where each one's started workflows are saved before it (the file has no cycle)."""
-    pending = {spec.key: spec for spec in specs}
-    ordered: list[WorkflowSpec] = []
-    while pending:
-        ready = [spec for spec in pending.values() if not (spec.started() & set(pending) - {spec.key})]
-        for spec in ready or list(pending.values()):  # `or`: a defensive stop; cycles were refused before
-            ordered.append(pending.pop(spec.key))
-    return ordered

@@ -4,11 +4,11 @@ Checked with everything else before anything is written (kinds, settings, and cr
 `CredentialSource` allows: through the app only a reference that keeps an existing provider's stored value; on the
 operator's shell `${ENV_VAR}` references, an unset one keeping the stored value); the rules' provider checks count
 the file's new and changed providers as connected. Then each new or changed provider is checked with a real call,
-outside any transaction: any failure refuses the whole file. The import's one transaction writes them with the
-rules and triggers; their callbacks are registered after the commit (a failure there is reported and retried,
-never rolled back). Listed suppressions are added after it. The file adds and updates: a provider or a
-suppression missing from it is kept (removing one unregisters webhooks or lets mail through again, so it is done on
-purpose, through the API or the CLI).
+outside any transaction: any failure refuses the whole file. The import's one transaction writes them, first,
+then the rules and triggers, then the listed suppressions; their callbacks are registered after the commit (a
+failure there is reported and retried, never rolled back). The file adds and updates: a provider or a suppression
+missing from it is kept (removing one unregisters webhooks or lets mail through again, so it is done on purpose,
+through the API or the CLI).
 """
 
 from __future__ import annotations
@@ -141,17 +141,20 @@ class ProviderConfigSections:
                 changes.append(_Change(index, spec, account, kept))
         return changes
 
-    async def apply(self, installation_id: int, document: ConfigDocument, *, dry_run: bool) -> list[str]:
-        """The suppressions (providers are written with the rules, see `prepare`)."""
+    async def apply(self, tx: AutomationTransaction, installation_id: int, document: ConfigDocument, *,
+                    dry_run: bool) -> list[str]:
+        """The suppressions, in the import's transaction (providers are written with the rules, see `prepare`)."""
         lines: list[str] = []
         if document.suppressions:
-            known = {(item.channel, item.address) for item in await self._providers.suppressions(installation_id)}
-            new = [item for item in document.suppressions if (item.channel, item.normalised()) not in known]
-            for item in new if not dry_run else []:
-                await self._providers.suppress(installation_id, item)
+            store = tx.providers()
+            known = {(item.channel, item.address) for item in await store.suppressions(installation_id)}
+            new = {(item.channel, item.normalised()): item for item in document.suppressions
+                   if (item.channel, item.normalised()) not in known}
+            for item in new.values() if not dry_run else []:
+                await self._providers.suppress(installation_id, item, store=store)
             if new:
                 lines.append(f"suppressions {'would be ' if dry_run else ''}added: "
-                             f"{', '.join(item.normalised() for item in new)}")
+                             f"{', '.join(address for _, address in new)}")
         return lines
 
     async def _resolve(self, doc: ProviderDoc, path: Path, account: ProviderAccount | None,
@@ -193,9 +196,10 @@ class AllSections:
         return [problem for section in self._sections
                 for problem in await section.problems(installation_id, document, rules)]
 
-    async def apply(self, installation_id: int, document: ConfigDocument, *, dry_run: bool) -> list[str]:
-        return [line for section in self._sections for line in await section.apply(installation_id, document,
-                                                                                    dry_run=dry_run)]
+    async def apply(self, tx: AutomationTransaction, installation_id: int, document: ConfigDocument, *,
+                    dry_run: bool) -> list[str]:
+        return [line for section in self._sections
+                for line in await section.apply(tx, installation_id, document, dry_run=dry_run)]
 
     async def export(self, installation_id: int, document: ConfigDocument) -> ConfigDocument:
         for section in self._sections:

@@ -240,10 +240,12 @@ class ManageProviders:
     async def suppressions(self, installation_id: int) -> builtins.list[Suppression]:
         return await self._store.suppressions(installation_id)
 
-    async def suppress(self, installation_id: int, spec: SuppressionSpec) -> bool:
-        """Add an address by hand (or from the YAML document); False when it was suppressed already."""
-        return await self._store.suppress(installation_id, spec.channel, spec.address, spec.reason, spec.source,
-                                          self._clock.now())
+    async def suppress(self, installation_id: int, spec: SuppressionSpec, *, store: ProviderStore | None = None
+                       ) -> bool:
+        """Add an address by hand (or from the YAML document, through `store`: the import's transaction); False
+        when it was suppressed already."""
+        return await (store or self._store).suppress(installation_id, spec.channel, spec.address, spec.reason,
+                                                     spec.source, self._clock.now())
 
     async def unsuppress(self, installation_id: int, channel: SuppressionChannel, address: str) -> bool:
         return await self._store.unsuppress(installation_id, channel, address)

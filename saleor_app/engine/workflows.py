@@ -15,7 +15,7 @@ from saleor_app.domain.employee_ports import TeamStore, WorkflowStore
 from saleor_app.domain.errors import SkipJob
 from saleor_app.domain.jobs import PENDING, JobState
 from saleor_app.domain.planning import idempotency_key, plan_entry
-from saleor_app.domain.ports import AutomationStore, Clock
+from saleor_app.domain.ports import AutomationStore, AutomationTransaction, Clock
 from saleor_app.domain.workflows import Workflow, WorkflowSpec, cycle_problem
 from saleor_app.engine.actions import PreviewContext
 from saleor_app.engine.configure import ConfigurationError
@@ -117,38 +117,51 @@ class SaveWorkflows:
         problem = cycle_problem([spec], [workflow.spec for workflow in stored])
         if problem is not None:
             raise ConfigurationError(_starting(spec, _leading_back(graph, spec.key)), problem)
-        before = next((workflow for workflow in stored if workflow.key == spec.key), None)
-        old_steps = await self._workflows.steps(before) if before is not None else []
-        saved = await self._workflows.save_workflow(installation_id, spec, self._clock.now())
-        kept = {step.key for step in await self._workflows.steps(saved)} if saved.enabled else set()
-        await self._cancel([step.id for step in old_steps if step.key not in kept],
+        async with self._store.transaction() as tx:
+            return await self.write(tx, installation_id, spec)
+
+    async def write(self, tx: AutomationTransaction, installation_id: int, spec: WorkflowSpec) -> Workflow:
+        """Save a workflow already checked, inside `tx` (a configuration import writes its workflows with the
+        rules), cancelling the pending jobs of the steps it drops."""
+        workflows = self._workflows.within(tx)
+        before = await workflows.workflow(installation_id, spec.key)
+        old_steps = await workflows.steps(before) if before is not None else []
+        saved = await workflows.save_workflow(installation_id, spec, self._clock.now())
+        kept = {step.key for step in await workflows.steps(saved)} if saved.enabled else set()
+        await self._cancel(tx, [step.id for step in old_steps if step.key not in kept],
                            "cancelled: the workflow step was removed or the workflow disabled")
         return saved
 
-    async def delete(self, installation_id: int, key: str, *, check_users: bool = True) -> None:
-        """`check_users=False`: an import removing this workflow and those that start it together."""
+    async def delete(self, installation_id: int, key: str) -> None:
         workflow = await self._workflows.workflow(installation_id, key)
         if workflow is None:
             raise ConfigurationError("key", f"there is no workflow {key!r}")
         users = [other.key for other in await self._workflows.workflows(installation_id)
                  if key in other.spec.started() and other.key != key]
-        if users and check_users:
+        if users:
             raise ConfigurationError("key", f"workflow {key} is started by workflow {', '.join(users)}")
-        await self._cancel([step.id for step in await self._workflows.steps(workflow)],
-                           "cancelled: the workflow was deleted")
-        await self._workflows.delete_workflow(installation_id, key)
-
-    async def _cancel(self, rule_ids: list[int], reason: str) -> None:
-        if not rule_ids:
-            return
-        now = self._clock.now()
         async with self._store.transaction() as tx:
-            for rule_id in rule_ids:
-                for job in await tx.pending_jobs_of_rule(rule_id):
-                    if job.state not in PENDING:
-                        continue
-                    await tx.update_job(job.id, now, state=JobState.CANCELLED, reason=reason, lease_until=None)
-                    await tx.log(Activity(job.installation_id, "job", f"{job.rule_key}: {reason}",
-                                          order_row_id=job.order_row_id, job_id=job.id,
-                                          state=JobState.CANCELLED.value, rule_key=job.rule_key), now)
-                    await settle_successors(tx, job, JobState.CANCELLED, now)
+            await self.remove(tx, installation_id, key)
+
+    async def remove(self, tx: AutomationTransaction, installation_id: int, key: str) -> None:
+        """Delete a workflow inside `tx`, whoever starts it (a configuration import removes them together),
+        cancelling its steps' pending jobs."""
+        workflows = self._workflows.within(tx)
+        workflow = await workflows.workflow(installation_id, key)
+        if workflow is None:
+            return
+        await self._cancel(tx, [step.id for step in await workflows.steps(workflow)],
+                           "cancelled: the workflow was deleted")
+        await workflows.delete_workflow(installation_id, key)
+
+    async def _cancel(self, tx: AutomationTransaction, rule_ids: list[int], reason: str) -> None:
+        now = self._clock.now()
+        for rule_id in rule_ids:
+            for job in await tx.pending_jobs_of_rule(rule_id):
+                if job.state not in PENDING:
+                    continue
+                await tx.update_job(job.id, now, state=JobState.CANCELLED, reason=reason, lease_until=None)
+                await tx.log(Activity(job.installation_id, "job", f"{job.rule_key}: {reason}",
+                                      order_row_id=job.order_row_id, job_id=job.id,
+                                      state=JobState.CANCELLED.value, rule_key=job.rule_key), now)
+                await settle_successors(tx, job, JobState.CANCELLED, now)

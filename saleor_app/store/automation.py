@@ -223,6 +223,11 @@ class SqlAutomationTransaction:
         self._cache: ConfigCache = cache if cache is not None else {}
         self._memo: dict[int, _Config] = {}
 
+    @property
+    def connection(self) -> AsyncConnection:
+        """For the stores that write inside this transaction (a configuration import's team and workflows)."""
+        return self._c
+
     def providers(self) -> SqlProviderStore:
         return SqlProviderStore.within(self._c)
 

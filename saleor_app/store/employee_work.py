@@ -10,14 +10,16 @@ that too).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from saleor_app.domain.ports import AutomationTransaction
 from saleor_app.domain.rules import Repeat, Rule
 from saleor_app.domain.sequences import DEFAULT_SEQUENCE, NumberSequence, SequenceSpec
 from saleor_app.domain.tasks import NewTask, Task, TaskState
@@ -25,7 +27,7 @@ from saleor_app.domain.workflows import Workflow, WorkflowSpec, step_rule_key
 from saleor_app.store.automation import ORDERS, RULES, rule_from_row
 from saleor_app.store.database import aware
 from saleor_app.store.tables import SequenceNumberRow, SequenceRow, SigningSecretRow, TaskRow, WorkflowRow
-from saleor_app.store.team import write_transaction
+from saleor_app.store.team import bound_connection, bound_write, transaction_connection
 
 SEQUENCES = SequenceRow.__table__  # type: ignore[attr-defined]
 NUMBERS = SequenceNumberRow.__table__  # type: ignore[attr-defined]
@@ -64,10 +66,27 @@ _TASK_COLUMNS = (*TASKS.c, ORDERS.c.order_id, ORDERS.c.number)
 
 class SqlEmployeeWorkStore:
     def __init__(self, engine: AsyncEngine, *, encrypt: Callable[[str], str],
-                 decrypt: Callable[[str], str]) -> None:
+                 decrypt: Callable[[str], str], within: AsyncConnection | None = None) -> None:
         self._engine = engine
         self._encrypt = encrypt
         self._decrypt = decrypt
+        self._within = within
+
+    def within(self, tx: AutomationTransaction) -> SqlEmployeeWorkStore:
+        """This store inside an automation transaction (a configuration import writes sequences and workflows
+        with the rules): it reads and writes through it, and nothing commits until the transaction does."""
+        return SqlEmployeeWorkStore(self._engine, encrypt=self._encrypt, decrypt=self._decrypt,
+                                    within=transaction_connection(tx))
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        async with bound_connection(self._engine, self._within) as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with bound_write(self._engine, self._within) as connection:
+            yield connection
 
     def _insert(self) -> Any:
         return sqlite.insert if self._engine.dialect.name == "sqlite" else postgresql.insert
@@ -75,7 +94,7 @@ class SqlEmployeeWorkStore:
     # -- sequences ------------------------------------------------------------------------------------------------
 
     async def sequences(self, installation_id: int) -> list[NumberSequence]:
-        async with self._engine.connect() as connection:
+        async with self._connect() as connection:
             rows = (await connection.execute(select(SEQUENCES).where(SEQUENCES.c.installation_id == installation_id)
                                              .order_by(SEQUENCES.c.key))).mappings().all()
         return [_sequence(row) for row in rows]
@@ -83,7 +102,7 @@ class SqlEmployeeWorkStore:
     async def save_sequence(self, installation_id: int, spec: SequenceSpec, now: datetime) -> NumberSequence:
         """Prefix and padding change at once; `start` only sets where a new sequence begins (or moves one
         forward: a sequence never goes back, which would hand out numbers twice)."""
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             row = (await connection.execute(select(SEQUENCES).where(
                 SEQUENCES.c.installation_id == installation_id, SEQUENCES.c.key == spec.key))).mappings().first()
             if row is None:
@@ -99,13 +118,13 @@ class SqlEmployeeWorkStore:
         return _sequence(saved)
 
     async def delete_sequence(self, installation_id: int, key: str) -> bool:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             result = await connection.execute(delete(SEQUENCES).where(
                 SEQUENCES.c.installation_id == installation_id, SEQUENCES.c.key == key).returning(SEQUENCES.c.id))
             return result.first() is not None
 
     async def allocate(self, installation_id: int, key: str, job_id: int, now: datetime) -> str:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             await connection.execute(self._insert()(SEQUENCES).values(
                 installation_id=installation_id, key=key, prefix="", padding=0, next_value=1, updated_at=now,
             ).on_conflict_do_nothing(index_elements=["installation_id", "key"]))
@@ -129,7 +148,7 @@ class SqlEmployeeWorkStore:
         return formatted
 
     async def peek(self, installation_id: int, key: str) -> str:
-        async with self._engine.connect() as connection:
+        async with self._connect() as connection:
             row = (await connection.execute(select(SEQUENCES).where(
                 SEQUENCES.c.installation_id == installation_id, SEQUENCES.c.key == key))).mappings().first()
         sequence = _sequence(row) if row is not None else NumberSequence(0, installation_id, key or DEFAULT_SEQUENCE,
@@ -139,7 +158,7 @@ class SqlEmployeeWorkStore:
     # -- tasks ----------------------------------------------------------------------------------------------------
 
     async def create_task(self, task: NewTask, now: datetime) -> tuple[Task, bool]:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             inserted = (await connection.execute(self._insert()(TASKS).values(
                 installation_id=task.installation_id, order_row_id=task.order_row_id, job_id=task.job_id,
                 rule_key=task.rule_key, title=task.title[:500], description=task.description,
@@ -151,7 +170,7 @@ class SqlEmployeeWorkStore:
         return _task(row), inserted is not None
 
     async def task(self, installation_id: int, task_id: int) -> Task | None:
-        async with self._engine.connect() as connection:
+        async with self._connect() as connection:
             row = (await connection.execute(select(*_TASK_COLUMNS).join(ORDERS, ORDERS.c.id == TASKS.c.order_row_id)
                                             .where(TASKS.c.installation_id == installation_id,
                                                    TASKS.c.id == task_id))).mappings().first()
@@ -169,13 +188,13 @@ class SqlEmployeeWorkStore:
             query = query.where(TASKS.c.order_row_id == order_row_id)
         if before_id is not None:
             query = query.where(TASKS.c.id < before_id)
-        async with self._engine.connect() as connection:
+        async with self._connect() as connection:
             rows = (await connection.execute(query)).mappings().all()
         return [_task(row) for row in rows]
 
     async def close_task(self, installation_id: int, task_id: int, state: TaskState, by: str,
                          now: datetime) -> Task | None:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             closed = (await connection.execute(
                 update(TASKS).where(TASKS.c.installation_id == installation_id, TASKS.c.id == task_id,
                                     TASKS.c.state == TaskState.OPEN.value)
@@ -185,19 +204,19 @@ class SqlEmployeeWorkStore:
     # -- workflows ------------------------------------------------------------------------------------------------
 
     async def workflows(self, installation_id: int) -> list[Workflow]:
-        async with self._engine.connect() as connection:
+        async with self._connect() as connection:
             rows = (await connection.execute(select(WORKFLOWS).where(WORKFLOWS.c.installation_id == installation_id)
                                              .order_by(WORKFLOWS.c.key))).mappings().all()
         return [_workflow(row) for row in rows]
 
     async def workflow(self, installation_id: int, key: str) -> Workflow | None:
-        async with self._engine.connect() as connection:
+        async with self._connect() as connection:
             row = (await connection.execute(select(WORKFLOWS).where(
                 WORKFLOWS.c.installation_id == installation_id, WORKFLOWS.c.key == key))).mappings().first()
         return _workflow(row) if row is not None else None
 
     async def steps(self, workflow: Workflow) -> list[Rule]:
-        async with self._engine.connect() as connection:
+        async with self._connect() as connection:
             rows = (await connection.execute(select(RULES).where(
                 RULES.c.installation_id == workflow.installation_id, RULES.c.workflow_key == workflow.key)
                 .order_by(RULES.c.position, RULES.c.id))).mappings().all()
@@ -208,7 +227,7 @@ class SqlEmployeeWorkStore:
         with the new config, as an edited rule's do); removed steps' rows go (their pending jobs are cancelled)."""
         values = {"name": spec.name, "outlive_stage": spec.outlive_stage, "enabled": spec.enabled,
                   "spec": spec.model_dump(mode="json"), "updated_at": now}
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             found = (await connection.execute(select(WORKFLOWS.c.id).where(
                 WORKFLOWS.c.installation_id == installation_id, WORKFLOWS.c.key == spec.key))).first()
             if found is None:
@@ -240,7 +259,7 @@ class SqlEmployeeWorkStore:
         return saved
 
     async def delete_workflow(self, installation_id: int, key: str) -> bool:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             await connection.execute(delete(RULES).where(RULES.c.installation_id == installation_id,
                                                          RULES.c.workflow_key == key))
             result = await connection.execute(delete(WORKFLOWS).where(
@@ -250,12 +269,12 @@ class SqlEmployeeWorkStore:
     # -- signing secret -------------------------------------------------------------------------------------------
 
     async def secret(self, installation_id: int, now: datetime) -> str:
-        async with self._engine.connect() as connection:
+        async with self._connect() as connection:
             row = (await connection.execute(select(SECRETS.c.secret_encrypted).where(
                 SECRETS.c.installation_id == installation_id))).first()
         if row is not None:
             return self._decrypt(row[0])
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             await connection.execute(self._insert()(SECRETS).values(
                 installation_id=installation_id, secret_encrypted=self._encrypt(secrets.token_urlsafe(32)),
                 created_at=now).on_conflict_do_nothing(index_elements=["installation_id"]))
@@ -265,7 +284,7 @@ class SqlEmployeeWorkStore:
 
     async def rotate(self, installation_id: int, now: datetime) -> str:
         secret = secrets.token_urlsafe(32)
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             await connection.execute(delete(SECRETS).where(SECRETS.c.installation_id == installation_id))
             await connection.execute(insert(SECRETS).values(installation_id=installation_id,
                                                             secret_encrypted=self._encrypt(secret),

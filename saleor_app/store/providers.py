@@ -302,10 +302,15 @@ class SqlProviderStore:
 
     async def suppress(self, installation_id: int, channel: SuppressionChannel, address: str, reason: str,
                        source: str, now: datetime) -> bool:
+        statement = insert(SUPPRESSIONS).values(
+            installation_id=installation_id, channel=channel.value, address=normalise_address(channel, address),
+            reason=reason[:500], source=source[:40], created_at=now)
         try:
-            await self._write(insert(SUPPRESSIONS).values(
-                installation_id=installation_id, channel=channel.value, address=normalise_address(channel, address),
-                reason=reason[:500], source=source[:40], created_at=now))
+            if self._within is None:
+                await self._write(statement)
+            else:  # a savepoint: a refused insert must not abort the owner's transaction (PostgreSQL would)
+                async with self._within.begin_nested():
+                    await self._within.execute(statement)
         except IntegrityError:
             return False
         return True

@@ -16,6 +16,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from saleor_app.domain.employee_ports import RotationResult
+from saleor_app.domain.ports import AutomationTransaction
 from saleor_app.domain.team import (
     GroupSpec,
     MemberSource,
@@ -26,6 +27,7 @@ from saleor_app.domain.team import (
     next_in_rotation,
     why_nobody,
 )
+from saleor_app.store.automation import SqlAutomationTransaction
 from saleor_app.store.tables import RotationPickRow, TeamGroupRow, TeamMemberRow
 
 MEMBERS = TeamMemberRow.__table__  # type: ignore[attr-defined]
@@ -61,12 +63,55 @@ async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnectio
         await connection.commit()
 
 
+def transaction_connection(tx: AutomationTransaction) -> AsyncConnection:
+    """The connection of an automation transaction, for a store that writes inside it."""
+    if not isinstance(tx, SqlAutomationTransaction):
+        raise TypeError(f"a SQL store cannot write inside {type(tx).__name__}")
+    return tx.connection
+
+
+@asynccontextmanager
+async def bound_connection(engine: AsyncEngine, within: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+    """The transaction's connection when bound to one, else a connection of its own."""
+    if within is not None:
+        yield within
+        return
+    async with engine.connect() as connection:
+        yield connection
+
+
+@asynccontextmanager
+async def bound_write(engine: AsyncEngine, within: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+    """The transaction's connection when bound to one (its owner commits), else a write transaction of its own."""
+    if within is not None:
+        yield within
+        return
+    async with write_transaction(engine) as connection:
+        yield connection
+
+
 class SqlTeamStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, within: AsyncConnection | None = None) -> None:
         self._engine = engine
+        self._within = within
+
+    def within(self, tx: AutomationTransaction) -> SqlTeamStore:
+        """This store inside an automation transaction (a configuration import writes the team with the rules):
+        it reads and writes through it, and nothing commits until the transaction does."""
+        return SqlTeamStore(self._engine, within=transaction_connection(tx))
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        async with bound_connection(self._engine, self._within) as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with bound_write(self._engine, self._within) as connection:
+            yield connection
 
     async def members(self, installation_id: int) -> list[TeamMember]:
-        async with self._engine.connect() as connection:
+        async with self._connect() as connection:
             rows = (await connection.execute(select(MEMBERS).where(MEMBERS.c.installation_id == installation_id)
                                              .order_by(MEMBERS.c.key))).mappings().all()
         return [_member(row) for row in rows]
@@ -74,7 +119,7 @@ class SqlTeamStore:
     async def save_member(self, installation_id: int, spec: MemberSpec, now: datetime, *,
                           source: MemberSource = MemberSource.MANUAL) -> TeamMember:
         values = {"name": spec.name, "email": spec.email, "phone": spec.phone, "away": spec.away, "updated_at": now}
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             found = (await connection.execute(select(MEMBERS.c.id).where(
                 MEMBERS.c.installation_id == installation_id, MEMBERS.c.key == spec.key))).first()
             if found is None:
@@ -88,7 +133,7 @@ class SqlTeamStore:
 
     async def record_staff(self, installation_id: int, user_id: str, email: str, name: str, now: datetime, *,
                            source: MemberSource) -> TeamMember:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             row = (await connection.execute(select(MEMBERS).where(
                 MEMBERS.c.installation_id == installation_id, MEMBERS.c.saleor_user_id == user_id))).mappings().first()
             if row is None:  # a member added by hand with this e-mail becomes this staff user
@@ -109,26 +154,26 @@ class SqlTeamStore:
         return _member(saved)
 
     async def set_away(self, installation_id: int, key: str, away: bool, now: datetime) -> TeamMember | None:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             row = (await connection.execute(
                 update(MEMBERS).where(MEMBERS.c.installation_id == installation_id, MEMBERS.c.key == key)
                 .values(away=away, updated_at=now).returning(*MEMBERS.c))).mappings().first()
         return _member(row) if row is not None else None
 
     async def delete_member(self, installation_id: int, key: str) -> bool:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             result = await connection.execute(delete(MEMBERS).where(
                 MEMBERS.c.installation_id == installation_id, MEMBERS.c.key == key).returning(MEMBERS.c.id))
             return result.first() is not None
 
     async def groups(self, installation_id: int) -> list[TeamGroup]:
-        async with self._engine.connect() as connection:
+        async with self._connect() as connection:
             rows = (await connection.execute(select(GROUPS).where(GROUPS.c.installation_id == installation_id)
                                              .order_by(GROUPS.c.key))).mappings().all()
         return [_group(row) for row in rows]
 
     async def save_group(self, installation_id: int, spec: GroupSpec, now: datetime) -> TeamGroup:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             row = (await connection.execute(select(GROUPS).where(
                 GROUPS.c.installation_id == installation_id, GROUPS.c.key == spec.key))).mappings().first()
             if row is None:
@@ -147,13 +192,13 @@ class SqlTeamStore:
         return _group(saved)
 
     async def delete_group(self, installation_id: int, key: str) -> bool:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             result = await connection.execute(delete(GROUPS).where(
                 GROUPS.c.installation_id == installation_id, GROUPS.c.key == key).returning(GROUPS.c.id))
             return result.first() is not None
 
     async def pick(self, installation_id: int, group_key: str, job_id: int, now: datetime) -> RotationResult:
-        async with write_transaction(self._engine) as connection:
+        async with self._write() as connection:
             query = select(GROUPS).where(GROUPS.c.installation_id == installation_id, GROUPS.c.key == group_key)
             if self._engine.dialect.name == "postgresql":
                 query = query.with_for_update()
