@@ -87,7 +87,7 @@ class Settings(BaseSettings):
 
     # Scale-out (issue 8): who runs jobs, the Celery broker, the dispatcher, PostgreSQL's pool, retention.
     job_runner: str = Field("inprocess", pattern="^(inprocess|celery)$",
-                            description="inprocess: the web process runs jobs; celery: Celery workers do")
+                            description="inprocess: the app runs jobs (see RUNNER_MODE); celery: Celery workers do")
     celery_broker_url: str | None = Field(None, description="redis://host:6379/0 or amqp://user:pass@host:5672//")
     celery_queue: str = Field("saleor-automation", min_length=1, max_length=200)
     dispatcher_enabled: bool = Field(True, description="with JOB_RUNNER=celery, `serve` also runs a dispatcher")
