@@ -8,6 +8,10 @@ must be stored.
 
     .venv/bin/python bench/ingest.py [--corpus 20000] [--connections 16]
 
+With `--engine`, the engine works the same stream: a fake Saleor answering at once holds the orders the webhooks
+name, and each runner layout (`--modes process,inline`) is measured on each database (`--databases
+sqlite,postgres`) beside bare FastAPI (bench/ingest_engine.py).
+
 Needs `wrk` (Debian: apt-get install wrk).
 """
 
@@ -217,9 +221,20 @@ def main() -> None:
     parser.add_argument("--corpus", type=int, default=60000, help="distinct signed webhooks per scenario")
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections for throughput")
+    parser.add_argument("--engine", action="store_true", help="the engine works the same stream (a fake Saleor)")
+    parser.add_argument("--orders", type=int, default=3000, help="--engine: orders the webhooks name")
+    parser.add_argument("--databases", default="sqlite,postgres", help="--engine: sqlite, postgres or both")
+    parser.add_argument("--modes", default="inline,process", help="--engine: RUNNER_MODE values to compare")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    if args.engine:
+        sys.path.insert(0, str(REPO))
+        from bench.ingest_engine import run
+
+        asyncio.run(run(corpus_size=args.corpus, orders=args.orders, seconds=args.seconds,
+                        connections=args.connections, kinds=args.databases.split(","), modes=args.modes.split(",")))
+        return
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

@@ -47,12 +47,27 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+class _Component(logging.Filter):
+    """Marks each line with the process it came from when several share one stream (`serve`'s runner)."""
+
+    def __init__(self, component: str) -> None:
+        super().__init__()
+        self._component = component
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.component = self._component
+        return True
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json", component: str | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        label = f" [{component}]" if component else ""
+        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s{label} %(name)s: %(message)s"))
+    if component:
+        handler.addFilter(_Component(component))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -33,6 +33,8 @@ PROVIDER_SECONDS = Histogram("saleor_automation_provider_call_seconds", "Duratio
 DISPATCH_CLAIMED = Counter("saleor_automation_dispatch_claimed_total", "Jobs the dispatcher sent to the broker")
 DISPATCH_FAILED = Counter("saleor_automation_dispatch_publish_failures_total",
                           "Jobs the broker did not take (they stay due in the database)")
+RUNNER_RESTARTS = Counter("saleor_automation_runner_restarts_total",
+                          "Times `serve` started its job runner process again after it died")
 DISPATCH_CLAIM_SECONDS = Histogram("saleor_automation_dispatch_claim_seconds", "Duration of one dispatch claim",
                                    buckets=_LATENCY_BUCKETS)
 

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     maintenance_interval_seconds: float = 3600.0
     job_lease_seconds: float = Field(300.0, gt=0, description="a running job not finished by then was interrupted")
     runner_concurrency: int = Field(8, ge=1, le=256)
+    runner_mode: str = Field("process", pattern="^(process|inline)$",
+                             description="with JOB_RUNNER=inprocess, where `serve` runs the runner and background "
+                                         "tasks: process (a child process of its own, so the engine's work never "
+                                         "delays webhooks) or inline (on the web process's event loop)")
+    runner_shutdown_grace_seconds: float = Field(10.0, ge=0, description="on shutdown, how long running jobs may "
+                                                 "take to finish before they are left to lease recovery")
     # The catch-up poller (lost webhooks): its interval (0: off), the re-check of unfinished orders (0: never), and
     # how far before its checkpoint each scan starts (Saleor's updatedAt is not monotonic).
     catch_up_interval_seconds: float = Field(60.0, ge=0)
@@ -81,7 +87,7 @@ class Settings(BaseSettings):
 
     # Scale-out (issue 8): who runs jobs, the Celery broker, the dispatcher, PostgreSQL's pool, retention.
     job_runner: str = Field("inprocess", pattern="^(inprocess|celery)$",
-                            description="inprocess: the web process runs jobs; celery: Celery workers do")
+                            description="inprocess: the app runs jobs (see RUNNER_MODE); celery: Celery workers do")
     celery_broker_url: str | None = Field(None, description="redis://host:6379/0 or amqp://user:pass@host:5672//")
     celery_queue: str = Field("saleor-automation", min_length=1, max_length=200)
     dispatcher_enabled: bool = Field(True, description="with JOB_RUNNER=celery, `serve` also runs a dispatcher")
@@ -214,6 +220,11 @@ class Settings(BaseSettings):
     @property
     def api_base_url(self) -> str:
         return self.app_api_base_url or self.app_url
+
+    @property
+    def runner_has_own_process(self) -> bool:
+        """Whether `serve` runs the job runner in a child process (the embedded default) rather than inline."""
+        return self.job_runner == "inprocess" and self.runner_mode == "process"
 
     @property
     def loopback_allowed(self) -> bool:

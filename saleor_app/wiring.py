@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -66,6 +67,7 @@ from saleor_app.queues.background import BackgroundLoop, Periodic
 from saleor_app.queues.celery_worker import counted
 from saleor_app.queues.dispatcher import CeleryDispatcher
 from saleor_app.queues.inprocess import InProcessRunner
+from saleor_app.queues.runner_process import RunnerSupervisor
 from saleor_app.saleor.clients import SaleorClients
 from saleor_app.saleor.graphql_client import connect_timeout
 from saleor_app.saleor.keys import SaleorKeys
@@ -242,7 +244,9 @@ class Container:
     order_events: HandleOrderEvents
     execute_job: ExecuteJob
     recover_leases: RecoverLeases
-    runner: InProcessRunner | CeleryDispatcher  # JOB_RUNNER: inprocess, or celery (dispatches to workers)
+    # JOB_RUNNER=inprocess: the runner itself (inline), or `serve`'s supervisor of the runner process
+    # (RUNNER_MODE=process); JOB_RUNNER=celery: the dispatcher that sends due jobs to the workers
+    runner: InProcessRunner | RunnerSupervisor | CeleryDispatcher
     configure: ConfigureAutomation
     catch_up: CatchUp
     backfill: Backfill
@@ -282,7 +286,7 @@ class Container:
 
     def start(self) -> None:
         self.background.start()
-        if isinstance(self.runner, InProcessRunner) or self.settings.dispatcher_enabled:
+        if isinstance(self.runner, InProcessRunner | RunnerSupervisor) or self.settings.dispatcher_enabled:
             self.runner.start()
 
     async def aclose(self) -> None:
@@ -305,13 +309,18 @@ def build_container(
     clock: Clock | None = None,
     extra_handlers: Mapping[str, ActionHandler] | None = None,
     operator_shell: bool = False,
+    serving: bool = False,
 ) -> Container:
     """Tests inject a Saleor stand-in under the JWKS/register client, a clock, and handlers of test-only kinds.
 
     `operator_shell`: the container serves a command the operator runs on the server (`config import`), so the
     `${VAR}` references of an imported configuration are read from this process's environment. Every other
     container (the web app's above all) has no way to read it: a configuration sent through the API never sets a
-    credential."""
+    credential.
+
+    `serving`: the container of `serve`'s web process. With JOB_RUNNER=inprocess and RUNNER_MODE=process, its
+    runner and background tasks run in a child process it supervises (every other container keeps them inline:
+    commands, tests and that child itself)."""
     engine = create_engine(settings.database_url, **pool_options(settings))
     cipher = SecretCipher(encryption_keys(settings))
     clock = clock or SystemClock()
@@ -366,13 +375,21 @@ def build_container(
                              clock,
                              MoveOrder(automation, saleor.order_gateway, clock))
     recover_leases = RecoverLeases(automation, clock)
-    runner: InProcessRunner | CeleryDispatcher = InProcessRunner(
-        automation, lambda may_claim: order_events.run_once(may_claim=may_claim), counted(execute_job.run_batch),
-        recover_leases, clock, ready=order_events.take_ready, followups=order_events.take_followups,
-        concurrency=settings.runner_concurrency, lease=lease,
-    )
+    runner: InProcessRunner | RunnerSupervisor | CeleryDispatcher
+    runner_in_child = serving and settings.runner_has_own_process
     if settings.job_runner == "celery":
         runner = celery_dispatcher(settings, engine, order_events, recover_leases, clock)
+    elif runner_in_child:
+        runner = RunnerSupervisor([sys.executable, "-m", "saleor_app.cli", "run-jobs"],
+                                  settings.model_dump_json(exclude_unset=True),
+                                  shutdown_grace_seconds=settings.runner_shutdown_grace_seconds)
+    else:
+        runner = InProcessRunner(
+            automation, lambda may_claim: order_events.run_once(may_claim=may_claim),
+            counted(execute_job.run_batch), recover_leases, clock, ready=order_events.take_ready,
+            followups=order_events.take_followups, concurrency=settings.runner_concurrency, lease=lease,
+            shutdown_grace_seconds=settings.runner_shutdown_grace_seconds,
+        )
     dry_run = DryRun(automation, saleor.order_gateway, {**PREVIEWS, **EMPLOYEE_PREVIEWS, **TELEPHONY_PREVIEWS,
                                                                "email": preview_email}, clock)
     employees.close_task.on_stored = runner.wake
@@ -432,6 +449,9 @@ def build_container(
     )
     register.on_installed = container.seed_installation
     once = [container.sync_all_webhooks] if settings.sync_webhooks_on_startup else []
+    if runner_in_child:  # the runner process has them: the web process only answers requests
+        container.background = BackgroundLoop(once=[], periodic=[])
+        return container
     container.background = BackgroundLoop(once=once, periodic=[
         Periodic(container.catch_up.run_once, settings.catch_up_interval_seconds),  # 0: off
         Periodic(container.purge_personal_data, settings.maintenance_interval_seconds),

@@ -1,4 +1,4 @@
-"""In-process background work of the web process: start-up webhook sync, catch-up polling, maintenance."""
+"""Background work beside the runner (its process, or the web process inline): webhook sync, catch-up, maintenance."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The embedded default's worker: one loop in the web process that turns webhooks into moves and runs due jobs.
+"""The embedded default's worker: one loop that turns webhooks into moves and runs due jobs.
+
+`serve` runs it in a process of its own (queues/runner_process.py), or on the web process's loop with
+RUNNER_MODE=inline; tests drive it directly (`run_until_idle`).
 
 It wakes at once when a webhook is stored or a job becomes due now, and otherwise sleeps until the next due
 job (at most `idle_seconds`). Claimed jobs run in batches (one read to check them, one write to record them),

@@ -4,6 +4,7 @@ re-sent blindly, and Saleor's retries of what it could not deliver meanwhile are
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -30,8 +31,10 @@ def start_app(settings: Settings, port: int) -> subprocess.Popen[bytes]:
            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "DATA_DIR": str(settings.data_dir),
            "SYNC_WEBHOOKS_ON_STARTUP": "false", "JOB_LEASE_SECONDS": "2", "LOG_LEVEL": "WARNING", "APP_ENV": "test",
            "ALLOWED_SALEOR_URLS": settings.allowed_saleor_urls or ""}
+    # A process group of its own: the kill takes the web process and its job runner process down together.
     return subprocess.Popen([sys.executable, "-m", "saleor_app.cli", "serve", "--port", str(port), "--no-migrate"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -61,7 +64,7 @@ async def test_sigkill_mid_send_loses_nothing_and_sends_nothing_twice(settings: 
                 return any(b"orderNoteAdd" in body for body in saleor.delayed_bodies)
 
             await eventually(note_in_flight)
-            app.send_signal(signal.SIGKILL)  # the process dies with the send in flight
+            os.killpg(app.pid, signal.SIGKILL)  # the app dies with the send in flight
             app.wait(timeout=scaled(10))
             saleor.graphql_delay(0.0)
 
@@ -83,7 +86,8 @@ async def test_sigkill_mid_send_loses_nothing_and_sends_nothing_twice(settings: 
             notes = [m for m in saleor.mutations if m.name == "orderNoteAdd"]
             assert len(notes) == 1  # Saleor did add it (the app died before hearing so); never a second one
     finally:
-        app.send_signal(signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(app.pid, signal.SIGKILL)
         app.wait(timeout=scaled(10))
         await observer.aclose()
 
