@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 import jwt
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
 
@@ -421,6 +421,8 @@ class FakeSaleor:
             return PlainTextResponse(f"fake Saleor: injected HTTP {status}", status_code=status)
         try:
             return await self._api.handle(request)
+        except ClientDisconnect:  # the caller died mid-request (a crash test's kill): as Saleor, nothing to answer
+            return Response(status_code=499)
         except Exception as exc:  # a crash in the fake is a bug in the fake: make it loud
             self.internal_errors.append(f"{exc.__class__.__name__}: {exc}")
             raise
