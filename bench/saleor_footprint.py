@@ -59,6 +59,7 @@ from tests.fakes.postmark import FakePostmark  # noqa: E402
 ARMS = ("none", "bare", "app")
 SHOP_ADDRESS = "shop@example.com"
 TOKEN_VARIABLE = "FOOTPRINT_POSTMARK_SERVER_TOKEN"
+RULE_KEY = "paid-email"
 ADDRESS = {"firstName": "Ann", "lastName": "Footprint", "streetAddress1": "1 Main St", "city": "New York",
            "postalCode": "10001", "country": "US", "countryArea": "NY", "phone": "+12125550100"}
 
@@ -234,11 +235,18 @@ class AppProcess:
                     "select order_id, received_at from webhook_inbox where order_id is not null order by id"):
                 if order_id not in since or order_id in found:
                     continue
-                at = datetime.fromisoformat(str(received_at))
-                stamp = (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+                stamp = _stamp(received_at)
                 if stamp >= since[order_id]:
                     found[order_id] = stamp
         return found
+
+    def job_times(self, rule_key: str) -> dict[str, tuple[float, float | None]]:
+        """For each order id: when the rule's job was planned, and when it started (its first attempt)."""
+        with self.database_view() as db:
+            rows = db.execute("select orders.order_id, jobs.created_at, jobs.first_attempt_at from jobs "
+                              "join orders on orders.id = jobs.order_row_id where jobs.rule_key = ?", (rule_key,))
+            return {order_id: (_stamp(created), _stamp(started) if started else None)
+                    for order_id, created, started in rows}
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -247,6 +255,12 @@ class AppProcess:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def _stamp(value: object) -> float:
+    """A time the app stored (UTC; SQLite keeps no offset) as a Unix timestamp."""
+    at = datetime.fromisoformat(str(value))
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
 
 
 # Saleor set-up
@@ -311,7 +325,7 @@ async def configure_email_rule(app: AppProcess, saleor_url: str, directory: Path
     for stage in exported["stages"]:
         if stage["key"] == "paid":
             stage.setdefault("rules", []).append({
-                "key": "paid-email", "name": "Thanks for paying", "kind": "email", "enabled": True,
+                "key": RULE_KEY, "name": "Thanks for paying", "kind": "email", "enabled": True,
                 "provider": "postmark-footprint", "mailbox": SHOP_ADDRESS, "recipient": "order_email",
                 "subject": "Order {{ order.number }} is paid", "text": "Thank you, order {{ order.number }} is paid."})
     exported["providers"] = [{"key": "postmark-footprint", "kind": "postmark",
@@ -534,7 +548,15 @@ def report(samples: list[Sample], app: AppProcess, postmark: TimedPostmark, rece
     to_webhook = statistics.median((first[s.order_id] - s.started) * 1000 for s in timed)
     after_end = statistics.median((postmark.arrivals[s.email] - s.ended) * 1000 for s in timed)
     print(f"  where the time goes (medians): mutation sent → the app stores its first webhook {to_webhook:.1f} ms; "
-          f"mutation answered → message {after_end:.1f} ms")
+          f"mutation answered → message {after_end:.1f} ms (negative: the message left before Saleor answered)")
+    jobs = app.job_times(RULE_KEY)
+    steps = [(first[s.order_id], created, started, postmark.arrivals[s.email]) for s in timed
+             for created, started in [jobs.get(s.order_id, (0.0, None))] if created and started is not None]
+    if steps:
+        planned, begun, sent = (statistics.median((b - a) * 1000 for a, b in pairs) for pairs in (
+            [(w, c) for w, c, _, _ in steps], [(c, st) for _, c, st, _ in steps], [(st, m) for _, _, st, m in steps]))
+        print(f"  first webhook → email job planned {planned:.1f} ms; planned → job started {begun:.1f} ms; "
+              f"started → email at the provider {sent:.1f} ms")
 
 
 def main() -> int:
