@@ -20,8 +20,10 @@ import random
 import re
 import secrets
 import string
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -53,7 +55,7 @@ from tests.fakes.saleor_state import SaleorState
 from tests.fakes.signing import SaleorSigner
 from tests.timing import scaled
 
-__all__ = ["Delivery", "FakeSaleor", "InstallFailed", "LineSpec", "MutationCall"]
+__all__ = ["Delivery", "FakeSaleor", "GraphQLCall", "InstallFailed", "LineSpec", "MutationCall"]
 
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
 
@@ -95,6 +97,7 @@ class FakeSaleor:
         self._graphql_jitter = 0.0
         self._delay_rng = random.Random(0)
         self.operations: list[str] = []  # operation name of every GraphQL request, as it arrived ("OrderById")
+        self.calls: list[GraphQLCall] = []  # every GraphQL request: name, variables, when it came and was answered
         self._held: re.Pattern[str] | None = None
         self._waiting: list[tuple[asyncio.Event, asyncio.Event]] = []  # (go, answered) of each held request
         self._jwks_down = False
@@ -419,8 +422,16 @@ class FakeSaleor:
         self.requests.append(f"{request.method} {request.url.path}")
         if request.method != "POST":
             return PlainTextResponse("", status_code=405, headers={"Allow": "OPTIONS, POST"})
-        if request.method == "POST":
-            self.operations.append(_operation_name(await request.body()))
+        body = await request.body()
+        call = GraphQLCall(_operation_name(body), _variables_of(body), time.monotonic())
+        self.operations.append(call.name)
+        self.calls.append(call)
+        try:
+            return await self._answer_graphql(request)
+        finally:
+            call.answered = time.monotonic()
+
+    async def _answer_graphql(self, request: Request) -> Response:
         if self._graphql_delay or self._graphql_jitter:
             # Saleor has the request before it takes its time: the mutation still happens if the caller dies.
             self.delayed_bodies.append(await request.body())
@@ -444,6 +455,28 @@ class FakeSaleor:
         finally:
             if answered is not None:
                 answered.set()
+
+
+@dataclass
+class GraphQLCall:
+    name: str  # the operation's name, e.g. "OrderById"
+    variables: dict[str, Any]
+    arrived: float  # time.monotonic()
+    answered: float | None = None
+
+    def order_ids(self) -> set[str]:
+        """The orders a read asked for (by `id` or `ids`)."""
+        ids = self.variables.get("ids") or [self.variables.get("id")]
+        return {str(order_id) for order_id in ids if order_id}
+
+
+def _variables_of(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return {}
+    variables = document.get("variables") if isinstance(document, dict) else None
+    return dict(variables) if isinstance(variables, dict) else {}
 
 
 def _query_of(body: bytes) -> str:
