@@ -218,6 +218,8 @@ class HandleOrderEvents:
         order_ids = [order_id for order_id, _ in batch]
         extra = {"installation_id": installation.id, "orders": len(order_ids)}
         now = self._clock.now()
+        async with self._store.reading() as tx:  # what is stored before Saleor is asked: see _answer
+            before = {order_id: _version(await tx.order(installation.id, order_id)) for order_id in order_ids}
         try:
             gateway = await self._gateways(installation)
             found = await self._read(gateway, order_ids)
@@ -236,7 +238,8 @@ class HandleOrderEvents:
         finished = 0
         for order_id, items in batch:
             try:
-                finished += await self._answer(installation, gateway, order_id, items, found.get(order_id))
+                finished += await self._answer(installation, gateway, order_id, items, found.get(order_id),
+                                               before[order_id])
             except Exception:  # a bug or a database blip on one order must not stop every other order
                 log.exception("handling an order's deliveries failed; retrying later",
                               extra={"installation_id": installation.id, "order_id": order_id})
@@ -260,7 +263,7 @@ class HandleOrderEvents:
         return found
 
     async def _answer(self, installation: Installation, gateway: OrderGateway, order_id: str,
-                      items: list[InboxItem], snapshot: _Read) -> int:
+                      items: list[InboxItem], snapshot: _Read, before: object) -> int:
         installation_id = installation.id
         ids = [item.id for item in items]
         extra = {"installation_id": installation_id, "order_id": order_id}
@@ -287,6 +290,12 @@ class HandleOrderEvents:
                 await tx.finish_inbox(ids, read_at, state="ignored")
                 return len(ids)
             existing = await tx.order(installation_id, order_id)
+            if _version(existing) != before:
+                # Someone stored the order while Saleor was asked (a write-back move re-reads it after its last
+                # step): ours may be the older view, and applying it would move the order back. The deliveries
+                # stay pending and the next look reads the order again.
+                log.debug("order stored meanwhile; reading it again", extra=extra)
+                return 0
             order = await tx.save_order(installation_id, order_id, snapshot, read_at)
             names = ", ".join(sorted({item.event for item in items}))
             adopted = existing is None and _created_before(order.snapshot, installation.installed_at)
@@ -419,6 +428,10 @@ class HandleOrderEvents:
         for event in events:
             activities += await plan_event_jobs(tx, order, event, rules, now, settings.zone)
         await tx.log_many(activities, now)
+
+
+def _version(order: OrderRecord | None) -> object:
+    return None if order is None else (order.snapshot_at, order.snapshot)
 
 
 async def _read_one(gateway: OrderGateway, order_id: str) -> _Read:
