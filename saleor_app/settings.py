@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     catch_up_interval_seconds: float = Field(60.0, ge=0)
     catch_up_recheck_seconds: float = Field(900.0, ge=0)
     catch_up_overlap_seconds: float = Field(120.0, ge=0)
+    # Turning stored webhooks into moves (engine/order_events.py): re-reads of one installation's Saleor in flight
+    # at once, orders per re-read (Saleor pages at most 100), and how long an order's webhooks must have been
+    # quiet before its one re-read (Saleor sends a mutation's ~13 webhooks one after another). 1, 1 and 0: one
+    # order at a time, as the engine once worked.
+    inbox_concurrency: int = Field(4, ge=1, le=64, description="re-reads in flight per installation")
+    inbox_batch_size: int = Field(100, ge=1, le=100, description="orders per re-read")
+    inbox_settle_ms: float = Field(5.0, ge=0, le=10_000, description="quiet time before an order's re-read")
 
     # Scale-out (issue 8): who runs jobs, the Celery broker, the dispatcher, PostgreSQL's pool, retention.
     job_runner: str = Field("inprocess", pattern="^(inprocess|celery)$",

@@ -37,7 +37,7 @@ from saleor_app.engine.lifecycle import AppLifecycle
 from saleor_app.engine.moves import MoveOrder
 from saleor_app.engine.notify import NotifyTeamAction, preview_notify
 from saleor_app.engine.order_desk import OrderDesk
-from saleor_app.engine.order_events import HandleOrderEvents
+from saleor_app.engine.order_events import DrainLimits, HandleOrderEvents
 from saleor_app.engine.order_update import UpdateOrderAction, preview_update
 from saleor_app.engine.outbound_request import HttpRequestAction, preview_request
 from saleor_app.engine.provider_config import AllSections, ProviderConfigSections
@@ -291,6 +291,7 @@ class Container:
 
     async def aclose(self) -> None:
         await self.runner.stop()
+        await self.order_events.aclose()
         await self.background.stop()
         await self.inbox.close()
         await self.saleor.aclose()
@@ -346,7 +347,9 @@ def build_container(
     lifecycle = AppLifecycle(installations, clock)
     automation = SqlAutomationStore(engine)
     lease = timedelta(seconds=settings.job_lease_seconds)
-    order_events = HandleOrderEvents(automation, installations, saleor.order_gateway, clock, lease=lease)
+    order_events = HandleOrderEvents(automation, installations, saleor.order_gateway, clock, lease=lease,
+                                     limits=DrainLimits(settings.inbox_concurrency, settings.inbox_batch_size,
+                                                        settings.inbox_settle_ms / 1000))
     outbound = GuardedHttpClient(
         timeout=settings.outbound_timeout_seconds,
         max_response_bytes=settings.outbound_max_response_bytes,

@@ -79,3 +79,11 @@ class AppAccessLost(PermanentError):
 
 class SaleorUnavailable(RetryableError):
     """Saleor could not be reached or answered with a server error."""
+
+
+class SaleorRateLimited(SaleorUnavailable):
+    """Saleor answered 429: it asks the app to slow down, for `retry_after` seconds when it said so."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

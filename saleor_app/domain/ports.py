@@ -91,6 +91,11 @@ class OrderGateway(Protocol):
 
     async def get_order(self, order_id: str) -> dict[str, Any] | None: ...
 
+    async def get_orders(self, order_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The full view of these orders (at most 100) in one call, by id; drafts and orders Saleor no longer has
+        are left out."""
+        ...
+
     async def orders_updated_since(
         self, since: datetime, *, after: str | None = None, first: int = 100
     ) -> tuple[list[dict[str, Any]], str | None]:
@@ -334,6 +339,10 @@ class AutomationStore(Protocol):
     async def pending_inbox(self, limit: int, *, skip_orders: Collection[str] = ()) -> list[InboxItem]:
         """Oldest pending deliveries of installations that are not deactivated, leaving out `skip_orders`
         (orders whose re-read is backing off), so that they cannot hold up everyone else's."""
+        ...
+
+    async def has_pending_inbox(self, installation_id: int, order_id: str) -> bool:
+        """Whether deliveries of this order wait to be handled."""
         ...
 
     async def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[int]:

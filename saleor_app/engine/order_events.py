@@ -3,22 +3,31 @@
 Deliveries arrive in any order and `updatedAt` is not monotonic (samples README), so payloads are only a hint:
 the engine re-reads the order, stores that snapshot, resolves its stage and, in ONE transaction with marking the
 deliveries done, moves it. A burst of events for one order is one read: every delivery stored before the read
-started is answered by it. No transaction is open while Saleor is called (its echo webhooks arrive before its
+started is answered by it, and an order is read once its deliveries have been quiet for the settle window
+(engine/inbox_pacing.py). No transaction is open while Saleor is called (its echo webhooks arrive before its
 mutations return, and SQLite would deadlock).
+
+Orders are drained in parallel: the quiet orders of one installation are re-read together (one `orders` query for
+up to a page of them), with a bounded number of re-reads in flight per installation, each installation on its own.
+One order is never handled twice at once: an order whose re-read is in flight is left out of every look at the
+inbox until its deliveries are finished, so its later deliveries wait for the next read. One process at a time
+drains the inbox (the in-process runner, or the Celery dispatcher holding the inbox lock: store/leader.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from saleor_app.domain.automation import Activity, NewJob, OrderRecord
-from saleor_app.domain.errors import AppAccessLost, PermanentError, RetryableError
+from saleor_app.domain.errors import AppAccessLost, PermanentError, RetryableError, SaleorRateLimited
 from saleor_app.domain.events import OrderEvent, infer_events
-from saleor_app.domain.installations import InstallationStatus
+from saleor_app.domain.installations import Installation, InstallationStatus
 from saleor_app.domain.jobs import MOVE_JOB, JobState
 from saleor_app.domain.pipeline import Pipeline, resolve_stage
 from saleor_app.domain.planning import idempotency_key
@@ -35,6 +44,7 @@ from saleor_app.domain.tasks import task_events
 from saleor_app.domain.triggers import Trigger, choose_target
 from saleor_app.domain.writeback import NoPlan, Step, plan
 from saleor_app.engine.inbound import inbound_trigger_id
+from saleor_app.engine.inbox_pacing import OrderKey, Pace, Settling
 from saleor_app.engine.provider_events import provider_events
 from saleor_app.engine.stage_mirror import mirror_stage
 from saleor_app.engine.stages import enter_stage, loop_detected, plan_event_jobs
@@ -43,6 +53,23 @@ from saleor_app.engine.telephony_callbacks import reply_events
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = timedelta(seconds=5)
+
+_Read = dict[str, Any] | PermanentError | None
+
+
+@dataclass(frozen=True)
+class DrainLimits:
+    """How the inbox is drained (settings INBOX_CONCURRENCY, INBOX_BATCH_SIZE, INBOX_SETTLE_MS)."""
+
+    concurrency: int = 4  # re-reads in flight per installation
+    batch_size: int = 100  # orders per re-read (Saleor pages at most 100)
+    settle_seconds: float = 0.005  # an order's deliveries quiet this long before its re-read; 0: at once
+
+
+SERIAL = DrainLimits(concurrency=1, batch_size=1, settle_seconds=0.0)  # one order at a time, each read alone
+
+LOOK_AGAIN_SECONDS = 0.01  # while re-reads are in flight and an installation has room: look for new deliveries
+LONGEST_SLOW_DOWN = timedelta(minutes=10)  # a 429's Retry-After is honoured up to this
 
 
 class HandleOrderEvents:
@@ -54,16 +81,23 @@ class HandleOrderEvents:
         clock: Clock,
         *,
         lease: timedelta = timedelta(minutes=5),
+        limits: DrainLimits = DrainLimits(),
     ) -> None:
         self._store = store
         self._lease = lease
+        self._limits = limits
         self._ready: list[int] = []  # jobs due now, claimed in the transaction that planned them
         self._may_claim: Callable[[], bool] = lambda: True
         self._installations = installations
         self._gateways = gateways
         self._clock = clock
-        self._not_before: dict[tuple[int, str], datetime] = {}  # orders whose re-read failed: back off
-        self._mirrors: dict[tuple[int, str], OrderGateway] = {}  # orders whose stage to mirror into Saleor
+        self._not_before: dict[OrderKey, datetime] = {}  # orders whose re-read failed: back off
+        self._mirrors: dict[OrderKey, OrderGateway] = {}  # orders whose stage to mirror into Saleor
+        self._deferred_mirrors: dict[OrderKey, OrderGateway] = {}  # mirrors waiting for the order's burst
+        self._settling = Settling(limits.settle_seconds)
+        self._pace = Pace(limits.concurrency)
+        self._busy: set[OrderKey] = set()  # orders whose re-read is in flight
+        self._reads: set[asyncio.Task[int]] = set()
 
     def take_ready(self) -> list[int]:
         """Jobs claimed with their stage move: the runner executes them without claiming them again."""
@@ -76,60 +110,172 @@ class HandleOrderEvents:
         return [self._mirror(installation_id, order_id, gateway)
                 for (installation_id, order_id), gateway in mirrors.items()]
 
-    async def run_once(self, limit: int = 200, *, may_claim: Callable[[], bool] = lambda: True) -> int:
-        """Handle pending deliveries; returns how many were finished. `may_claim` is asked right before jobs due
-        now are claimed with their move (a runner shutting down claims nothing new)."""
+    async def run_once(self, limit: int = 1000, *, may_claim: Callable[[], bool] = lambda: True) -> int:
+        """Handle pending deliveries; returns how many were finished. Returns once some were, or nothing is left
+        to do now; re-reads still in flight then go on, and a later call counts them. `may_claim` is asked right
+        before jobs due now are claimed with their move (a runner shutting down claims nothing new)."""
         self._may_claim = may_claim
-        now = self._clock.now()
-        self._not_before = {key: until for key, until in self._not_before.items() if until > now}
-        items = await self._store.pending_inbox(limit, skip_orders=[order for _, order in self._not_before])
-        groups: dict[tuple[int, str | None], list[InboxItem]] = defaultdict(list)
-        for item in items:
-            groups[(item.installation_id, item.order_id)].append(item)
+        finished = self._collect()
+        while True:
+            ignored, wait, room = await self._start(limit)
+            finished += ignored
+            if finished:
+                return finished
+            if room and self._reads:
+                wait = LOOK_AGAIN_SECONDS if wait is None else min(wait, LOOK_AGAIN_SECONDS)
+            if self._reads:
+                await asyncio.wait(self._reads, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                finished = self._collect()
+            elif wait is not None:
+                await asyncio.sleep(wait)
+            else:
+                return 0
+
+    async def aclose(self, timeout: float = 10.0) -> None:
+        """Shutdown: let re-reads in flight finish (their deliveries stay pending if they are cut off)."""
+        if self._reads:
+            _, pending = await asyncio.wait(self._reads, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._collect()
+
+    def _collect(self) -> int:
         finished = 0
-        for (installation_id, order_id), group in groups.items():
-            try:
-                finished += await self._handle(installation_id, order_id, group)
-            except Exception:  # a bug or a database blip on one order must not stop every other order
-                log.exception("handling an order's deliveries failed; retrying later",
-                              extra={"installation_id": installation_id, "order_id": order_id})
-                if order_id is not None:
-                    self._not_before[(installation_id, order_id)] = self._clock.now() + RETRY_AFTER
+        for task in [task for task in self._reads if task.done()]:
+            self._reads.discard(task)
+            if task.cancelled():
+                continue
+            if task.exception() is not None:
+                log.error("draining deliveries failed", exc_info=task.exception())
+                continue
+            finished += task.result()
         return finished
 
-    async def _handle(self, installation_id: int, order_id: str | None, items: list[InboxItem]) -> int:
-        ids = [item.id for item in items]
+    async def _start(self, limit: int) -> tuple[int, float | None, bool]:
+        """Look at the inbox and start re-reads for the quiet orders, as the pace allows. Returns the deliveries
+        finished on the spot (nothing to read for them), seconds until another order is quiet (None: none
+        waits), and whether an installation has room for more re-reads."""
         now = self._clock.now()
-        if order_id is None:
-            async with self._store.transaction() as tx:
-                await tx.finish_inbox(ids, now, state="ignored")  # unparseable or no order in it: kept, flagged
-            return len(ids)
-        not_before = self._not_before.get((installation_id, order_id))
-        if not_before is not None and now < not_before:
-            return 0
-        installation = await self._installations.get(installation_id)
-        if installation is None or installation.status is InstallationStatus.UNINSTALLED:
-            async with self._store.transaction() as tx:
-                await tx.finish_inbox(ids, now, state="ignored")
-            return len(ids)
-        if installation.status is InstallationStatus.INACTIVE:
-            return 0  # deactivated in the Dashboard: its token does not work; resumes on reactivation
-        extra = {"installation_id": installation_id, "order_id": order_id}
+        self._not_before = {key: until for key, until in self._not_before.items() if until > now}
+        skip = {order for _, order in self._not_before} | {order for _, order in self._busy}
+        items = await self._store.pending_inbox(limit, skip_orders=sorted(skip))
+        orderless: list[InboxItem] = []
+        groups: dict[OrderKey, list[InboxItem]] = defaultdict(list)
+        for item in items:
+            if item.order_id is None:
+                orderless.append(item)
+            elif (key := (item.installation_id, item.order_id)) not in self._busy and key not in self._not_before:
+                groups[key].append(item)
+        finished = 0
+        if orderless:
+            async with self._store.transaction() as tx:  # unparseable or no order in it: kept, flagged
+                await tx.finish_inbox([item.id for item in orderless], now, state="ignored")
+            finished += len(orderless)
+        loop_now = asyncio.get_running_loop().time()
+        quiet, wait = self._settling.look({key: max(item.id for item in group) for key, group in groups.items()},
+                                          loop_now)
+        by_installation: dict[int, list[OrderKey]] = defaultdict(list)
+        for key in sorted(quiet, key=lambda key: groups[key][0].id):  # oldest first
+            by_installation[key[0]].append(key)
+        room = False
+        for installation_id, keys in by_installation.items():
+            installation = await self._installations.get(installation_id)
+            if installation is None or installation.status is InstallationStatus.UNINSTALLED:
+                ids = [item.id for key in keys for item in groups[key]]
+                async with self._store.transaction() as tx:
+                    await tx.finish_inbox(ids, now, state="ignored")
+                finished += len(ids)
+                continue
+            if installation.status is InstallationStatus.INACTIVE:
+                continue  # deactivated in the Dashboard: its token does not work; resumes on reactivation
+            free = self._pace.free(installation_id, loop_now)
+            size = self._limits.batch_size
+            batches = [keys[start:start + size] for start in range(0, len(keys), size)][:max(free, 0)]
+            for batch in batches:
+                self._spawn(installation, [(order_id, groups[(installation_id, order_id)]) for _, order_id in batch])
+            room = room or free > len(batches)
+        return finished, wait, room
+
+    def _spawn(self, installation: Installation, batch: list[tuple[str, list[InboxItem]]]) -> None:
+        keys = [(installation.id, order_id) for order_id, _ in batch]
+        self._busy.update(keys)
+        for key in keys:
+            self._settling.forget(key)
+        self._pace.take(installation.id)
+        task = asyncio.create_task(self._drain(installation, batch, keys), name=f"inbox-{installation.id}")
+        self._reads.add(task)
+
+    async def _drain(self, installation: Installation, batch: list[tuple[str, list[InboxItem]]],
+                     keys: list[OrderKey]) -> int:
+        try:
+            return await self._read_and_answer(installation, batch)
+        finally:
+            self._pace.give(installation.id)
+            self._busy.difference_update(keys)
+
+    async def _read_and_answer(self, installation: Installation, batch: list[tuple[str, list[InboxItem]]]) -> int:
+        order_ids = [order_id for order_id, _ in batch]
+        extra = {"installation_id": installation.id, "orders": len(order_ids)}
+        now = self._clock.now()
+        async with self._store.reading() as tx:  # what is stored before Saleor is asked: see _answer
+            before = {order_id: _version(await tx.order(installation.id, order_id)) for order_id in order_ids}
         try:
             gateway = await self._gateways(installation)
-            snapshot = await gateway.get_order(order_id)
+            found = await self._read(gateway, order_ids)
+        except SaleorRateLimited as exc:  # Saleor (or its proxy) asks this installation's reads to slow down
+            wait = min(exc.retry_after if exc.retry_after is not None else RETRY_AFTER.total_seconds(),
+                       LONGEST_SLOW_DOWN.total_seconds())
+            self._pace.slow_down(installation.id, asyncio.get_running_loop().time() + wait)
+            log.warning("Saleor asked to slow down; the installation's re-reads wait",
+                        extra={**extra, "seconds": wait})
+            return 0
         except (RetryableError, AppAccessLost) as exc:
-            self._not_before[(installation_id, order_id)] = now + RETRY_AFTER
+            for order_id in order_ids:
+                self._not_before[(installation.id, order_id)] = now + RETRY_AFTER
             log.warning("order re-read failed; deliveries stay pending", extra={**extra, "reason": str(exc)})
             return 0
-        except PermanentError as exc:  # Saleor cannot return this order (seen: seed data it cannot serialise)
+        finished = 0
+        for order_id, items in batch:
+            try:
+                finished += await self._answer(installation, gateway, order_id, items, found.get(order_id),
+                                               before[order_id])
+            except Exception:  # a bug or a database blip on one order must not stop every other order
+                log.exception("handling an order's deliveries failed; retrying later",
+                              extra={"installation_id": installation.id, "order_id": order_id})
+                self._not_before[(installation.id, order_id)] = self._clock.now() + RETRY_AFTER
+        return finished
+
+    async def _read(self, gateway: OrderGateway, order_ids: list[str]) -> dict[str, _Read]:
+        """Each order as Saleor has it now: its snapshot, None (not found, or a draft) or the PermanentError
+        Saleor answered for it alone."""
+        found: dict[str, _Read] = {}
+        if len(order_ids) > 1:
+            try:
+                found.update(await gateway.get_orders(order_ids))
+            except AppAccessLost:
+                raise
+            except PermanentError:  # one order Saleor cannot serialise spoils the page: each is asked alone
+                pass
+        for order_id in order_ids:
+            if order_id not in found:  # drafts are never listed, and a page may have failed: asked alone
+                found[order_id] = await _read_one(gateway, order_id)
+        return found
+
+    async def _answer(self, installation: Installation, gateway: OrderGateway, order_id: str,
+                      items: list[InboxItem], snapshot: _Read, before: object) -> int:
+        installation_id = installation.id
+        ids = [item.id for item in items]
+        extra = {"installation_id": installation_id, "order_id": order_id}
+        if isinstance(snapshot, PermanentError):  # Saleor cannot return it (seen: seed data it cannot serialise)
             log.warning("Saleor cannot return the order; its deliveries are set aside",
-                        extra={**extra, "reason": str(exc)})
+                        extra={**extra, "reason": str(snapshot)})
+            now = self._clock.now()
             async with self._store.transaction() as tx:
                 await tx.finish_inbox(ids, now, state="failed")
                 known = await tx.order(installation_id, order_id)
                 await tx.log(Activity(installation_id, "order", f"Saleor could not return order {order_id}, so "
-                                      f"its webhooks were set aside: {exc}",
+                                      f"its webhooks were set aside: {snapshot}",
                                       order_row_id=known.id if known else None), now)
             return len(ids)
         self._not_before.pop((installation_id, order_id), None)
@@ -144,6 +290,12 @@ class HandleOrderEvents:
                 await tx.finish_inbox(ids, read_at, state="ignored")
                 return len(ids)
             existing = await tx.order(installation_id, order_id)
+            if _version(existing) != before:
+                # Someone stored the order while Saleor was asked (a write-back move re-reads it after its last
+                # step): ours may be the older view, and applying it would move the order back. The deliveries
+                # stay pending and the next look reads the order again.
+                log.debug("order stored meanwhile; reading it again", extra=extra)
+                return 0
             order = await tx.save_order(installation_id, order_id, snapshot, read_at)
             names = ", ".join(sorted({item.event for item in items}))
             adopted = existing is None and _created_before(order.snapshot, installation.installed_at)
@@ -156,12 +308,20 @@ class HandleOrderEvents:
             if self._may_claim():
                 self._ready += await tx.claim_order_jobs(order.id, read_at, self._lease)
             await tx.finish_inbox(ids, read_at)
-        if target is not None:
-            self._mirrors[(installation_id, order_id)] = gateway
+        key = (installation_id, order_id)
+        deferred = self._deferred_mirrors.pop(key, None)
+        if target is not None or deferred is not None:
+            self._mirrors[key] = gateway
         return len(ids)
 
     async def _mirror(self, installation_id: int, order_id: str, gateway: OrderGateway) -> None:
-        """Follow-ups of several rounds may run at once and out of order: see engine/stage_mirror.py."""
+        """Follow-ups of several rounds may run at once and out of order: see engine/stage_mirror.py. With a
+        settle window, a write waits while the order has deliveries pending (a burst, or the echo of our own
+        mutations, still arriving): the order's next re-read brings it back, so Saleor is written once it is
+        quiet."""
+        if self._limits.settle_seconds > 0 and await self._store.has_pending_inbox(installation_id, order_id):
+            self._deferred_mirrors[(installation_id, order_id)] = gateway
+            return
         await mirror_stage(self._store, gateway, self._clock, installation_id, order_id)
 
     async def _move(self, tx: AutomationTransaction, existing: OrderRecord | None, order: OrderRecord,
@@ -268,6 +428,19 @@ class HandleOrderEvents:
         for event in events:
             activities += await plan_event_jobs(tx, order, event, rules, now, settings.zone)
         await tx.log_many(activities, now)
+
+
+def _version(order: OrderRecord | None) -> object:
+    return None if order is None else (order.snapshot_at, order.snapshot)
+
+
+async def _read_one(gateway: OrderGateway, order_id: str) -> _Read:
+    try:
+        return await gateway.get_order(order_id)
+    except AppAccessLost:
+        raise
+    except PermanentError as exc:
+        return exc
 
 
 def _called_in(items: list[InboxItem]) -> list[OrderEvent]:

@@ -22,6 +22,14 @@ class SaleorOrderGateway:
         order = data.get("order")
         return dict(order) if order else None
 
+    async def get_orders(self, order_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not order_ids:
+            return {}
+        if len(order_ids) > PAGE_LIMIT:
+            raise ValueError(f"at most {PAGE_LIMIT} orders a call, got {len(order_ids)}")
+        data = await self._client.execute("OrdersFullByIds", {"ids": list(order_ids), "first": len(order_ids)})
+        return {str(node["id"]): node for node in _nodes(data.get("orders") or {})}
+
     async def orders_updated_since(
         self, since: datetime, *, after: str | None = None, first: int = 100
     ) -> tuple[list[dict[str, Any]], str | None]:

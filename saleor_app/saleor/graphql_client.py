@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any
 
@@ -21,7 +23,7 @@ from gql.transport.httpx import HTTPXAsyncTransport
 
 from graphql import DocumentNode, parse, print_ast
 from saleor_app import metrics
-from saleor_app.domain.errors import AppAccessLost, PermanentError, SaleorUnavailable
+from saleor_app.domain.errors import AppAccessLost, PermanentError, SaleorRateLimited, SaleorUnavailable
 from saleor_app.providers.addresses import OutboundRefused, OutboundUnavailable
 from saleor_app.saleor import documents
 
@@ -95,6 +97,10 @@ class SaleorGraphQLClient:
         except TransportServerError as exc:
             if exc.code in (401, 403):
                 raise AppAccessLost(f"Saleor refused the app's token ({exc.code}) for {name}") from exc
+            if exc.code == 429:
+                wait = retry_after(exc)
+                raise SaleorRateLimited(f"Saleor asked the app to slow down (HTTP 429) for {name}"
+                                        + (f", for {wait:g} s" if wait is not None else ""), wait) from exc
             raise SaleorUnavailable(f"Saleor answered {name} with HTTP {exc.code}: {exc}") from exc
         except TransportProtocolError as exc:
             raise SaleorUnavailable(f"Saleor's answer to {name} was not a GraphQL response: {exc}") from exc
@@ -115,6 +121,25 @@ class SaleorGraphQLClient:
                 await self._client.close_async()  # type: ignore[no-untyped-call]
             except Exception:  # closing a broken connection must not mask the original error
                 log.debug("closing the GraphQL client failed", exc_info=True)
+
+
+def retry_after(exc: TransportServerError) -> float | None:
+    """Seconds from the 429's `Retry-After` (a number of seconds or an HTTP date), when Saleor sent one."""
+    response = getattr(exc.__cause__, "response", None)
+    value = response.headers.get("retry-after") if isinstance(response, httpx.Response) else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def is_saleor_answer(exc: BaseException) -> bool:

@@ -841,6 +841,12 @@ class SqlAutomationStore:
         return [InboxItem(r["id"], r["installation_id"], r["event"], r["order_id"], bool(r["self_caused"]),
                           r["parse_error"]) for r in rows]
 
+    async def has_pending_inbox(self, installation_id: int, order_id: str) -> bool:
+        statement = select(INBOX.c.id).where(INBOX.c.state == "pending", INBOX.c.installation_id == installation_id,
+                                             INBOX.c.order_id == order_id).limit(1)
+        async with self._engine.connect() as connection:
+            return (await connection.execute(statement)).first() is not None
+
     async def claim_due(self, now: datetime, lease: timedelta, limit: int) -> list[int]:
         candidates = (
             select(JOBS.c.id)

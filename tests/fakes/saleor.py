@@ -20,8 +20,10 @@ import random
 import re
 import secrets
 import string
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -53,7 +55,7 @@ from tests.fakes.saleor_state import SaleorState
 from tests.fakes.signing import SaleorSigner
 from tests.timing import scaled
 
-__all__ = ["Delivery", "FakeSaleor", "InstallFailed", "LineSpec", "MutationCall"]
+__all__ = ["Delivery", "FakeSaleor", "GraphQLCall", "InstallFailed", "LineSpec", "MutationCall"]
 
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
 
@@ -90,8 +92,12 @@ class FakeSaleor:
         # Saleor's webhook/register/manifest limits (18 s, connect 2 s), stretched on a loaded machine like every
         # other ceiling in the suite: the app answering late is never what a test checks through them.
         self._timeout = timeout or httpx.Timeout(scaled(18.0), connect=scaled(2.0))
-        self._graphql_failures: list[int] = []
+        self._graphql_failures: list[tuple[int, dict[str, str]]] = []
         self._graphql_delay = 0.0
+        self._graphql_jitter = 0.0
+        self._delay_rng = random.Random(0)
+        self.operations: list[str] = []  # operation name of every GraphQL request, as it arrived ("OrderById")
+        self.calls: list[GraphQLCall] = []  # every GraphQL request: name, variables, when it came and was answered
         self._held: re.Pattern[str] | None = None
         self._waiting: list[tuple[asyncio.Event, asyncio.Event]] = []  # (go, answered) of each held request
         self._jwks_down = False
@@ -222,15 +228,27 @@ class FakeSaleor:
 
     # -- fault injection -----------------------------------------------------------------------------------------
 
-    def fail_graphql(self, times: int = 1, status: int = 503) -> None:
-        self._graphql_failures.extend([status] * times)
+    def fail_graphql(self, times: int = 1, status: int = 503, *, retry_after: str | None = None) -> None:
+        """The next `times` GraphQL requests are answered `status` (429 with `Retry-After: retry_after` when
+        given, as a rate-limiting proxy in front of Saleor does) and change nothing."""
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        self._graphql_failures.extend([(status, headers)] * times)
 
     def heal_graphql(self) -> None:
         """Saleor answers again: drop the failures `fail_graphql` queued."""
         self._graphql_failures.clear()
 
-    def graphql_delay(self, seconds: float) -> None:
+    def graphql_delay(self, seconds: float, *, jitter: float = 0.0, seed: int | None = None) -> None:
+        """Every GraphQL request waits `seconds` plus a random share of `jitter` seconds (uniform, seeded) before
+        Saleor acts on it: Saleor's own latency, different for each request."""
         self._graphql_delay = seconds
+        self._graphql_jitter = jitter
+        if seed is not None:
+            self._delay_rng = random.Random(seed)
+
+    def operation_count(self, *names: str) -> int:
+        """How many GraphQL requests named any of `names` the fake received (all of them without names)."""
+        return sum(1 for name in self.operations if not names or name in names)
 
     def hold_mutation(self, *names: str) -> None:
         """Requests with any of these mutation fields wait, before Saleor acts on them, until `release_mutations()`
@@ -404,10 +422,20 @@ class FakeSaleor:
         self.requests.append(f"{request.method} {request.url.path}")
         if request.method != "POST":
             return PlainTextResponse("", status_code=405, headers={"Allow": "OPTIONS, POST"})
-        if self._graphql_delay:
+        body = await request.body()
+        call = GraphQLCall(_operation_name(body), _variables_of(body), time.monotonic())
+        self.operations.append(call.name)
+        self.calls.append(call)
+        try:
+            return await self._answer_graphql(request)
+        finally:
+            call.answered = time.monotonic()
+
+    async def _answer_graphql(self, request: Request) -> Response:
+        if self._graphql_delay or self._graphql_jitter:
             # Saleor has the request before it takes its time: the mutation still happens if the caller dies.
             self.delayed_bodies.append(await request.body())
-            await asyncio.sleep(self._graphql_delay)
+            await asyncio.sleep(self._graphql_delay + self._graphql_jitter * self._delay_rng.random())
         answered: asyncio.Event | None = None
         if self._held is not None:
             body = await request.body()  # starlette keeps it: the API reads it again
@@ -417,8 +445,8 @@ class FakeSaleor:
                 self._waiting.append((go, answered))
                 await go.wait()
         if self._graphql_failures:
-            status = self._graphql_failures.pop(0)
-            return PlainTextResponse(f"fake Saleor: injected HTTP {status}", status_code=status)
+            status, headers = self._graphql_failures.pop(0)
+            return PlainTextResponse(f"fake Saleor: injected HTTP {status}", status_code=status, headers=headers)
         try:
             return await self._api.handle(request)
         except ClientDisconnect:  # the caller died mid-request (a crash test's kill): as Saleor, nothing to answer
@@ -431,9 +459,39 @@ class FakeSaleor:
                 answered.set()
 
 
+@dataclass
+class GraphQLCall:
+    name: str  # the operation's name, e.g. "OrderById"
+    variables: dict[str, Any]
+    arrived: float  # time.monotonic()
+    answered: float | None = None
+
+    def order_ids(self) -> set[str]:
+        """The orders a read asked for (by `id` or `ids`)."""
+        ids = self.variables.get("ids") or [self.variables.get("id")]
+        return {str(order_id) for order_id in ids if order_id}
+
+
+def _variables_of(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return {}
+    variables = document.get("variables") if isinstance(document, dict) else None
+    return dict(variables) if isinstance(variables, dict) else {}
+
+
 def _query_of(body: bytes) -> str:
     try:
         document = json.loads(body)
     except ValueError:
         return ""
     return str(document.get("query") or "") if isinstance(document, dict) else ""
+
+
+_OPERATION = re.compile(r"^\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
+
+
+def _operation_name(body: bytes) -> str:
+    match = _OPERATION.match(_query_of(body))
+    return match.group(1) if match else ""
