@@ -92,7 +92,10 @@ async def served(settings: Settings, directory: Path) -> AsyncIterator[Served]:
            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "DATA_DIR": str(settings.data_dir),
            "SYNC_WEBHOOKS_ON_STARTUP": "false", "LOG_LEVEL": "INFO", "LOG_FORMAT": "text",
            "ALLOWED_SALEOR_URLS": settings.allowed_saleor_urls or "", "CATCH_UP_INTERVAL_SECONDS": "0",
-           "RUNNER_SHUTDOWN_GRACE_SECONDS": str(scaled(30))}
+           "RUNNER_SHUTDOWN_GRACE_SECONDS": str(scaled(30)),
+           # No background round of its own: a runner paused by a test holds no SQLite write lock then.
+           "ALERTS_INTERVAL_SECONDS": "0", "EMAIL_RECONCILE_INTERVAL_SECONDS": "0",
+           "TWILIO_RECONCILE_INTERVAL_SECONDS": "0", "PROVIDER_RETRY_INTERVAL_SECONDS": "0"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = directory / "serve.log"
     observer = build_container(settings)
@@ -123,6 +126,9 @@ async def test_a_webhook_stored_by_the_web_process_is_handled_by_the_runner_proc
     async with served(settings, tmp_path) as app:
         runner = await app.runner()
         assert runner != app.process.pid
+        # Once the install's webhooks are handled the runner sleeps: paused now, it holds no write lock (SQLite
+        # has one for the whole file; a runner paused inside a write would block the web's inbox writes).
+        await eventually(lambda: _eq(app.pending_webhooks(), 0), what="the install's webhooks handled")
         os.kill(runner, signal.SIGSTOP)  # the engine cannot move: whatever is acknowledged now, the web did alone
         try:
             await app.saleor.place_order(auto_confirm=True)
