@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from saleor_app.cli_support import URL_HELP, CommandRefused, find_installation, load_settings, run
+from saleor_app.cli_support import URL_HELP, CommandRefused, command_settings, find_installation, run
 from saleor_app.settings import Settings
 
 if TYPE_CHECKING:  # the engine is imported when the command runs, not when the CLI starts
@@ -20,7 +20,7 @@ def backfill_command(
     limit: int = typer.Option(500, min=1, max=5000, help="At most this many orders in the preview."),
 ) -> None:
     """Apply a stage rule to the orders already in its stage, as if they had just entered (preview first)."""
-    settings = load_settings()
+    settings = command_settings()
     run(_run(settings, rule_key, saleor_api_url, apply=apply, limit=limit))
 
 
@@ -51,7 +51,7 @@ async def _run(settings: Settings, rule_key: str, api_url: str, *, apply: bool, 
 
 
 def preview_lines(preview: Preview) -> list[str]:
-    from saleor_app.engine.backfill import outcome_text
+    from saleor_app.engine.backfill import Outcome, outcome_text
 
     rule = preview.rule
     orders = "1 order" if preview.total == 1 else f"{preview.total} orders"
@@ -69,6 +69,10 @@ def preview_lines(preview: Preview) -> list[str]:
               for row in rows]
     if len(rows) == 1:
         lines.append("(no orders in this stage)")
-    else:
+    elif any(c.outcome is Outcome.PLAN for c in preview.candidates):
         lines.append("Run again with --apply to plan them.")
+    elif preview.next_after is None:
+        lines.append("Nothing to plan: --apply would change nothing.")
+    else:
+        lines.append("None of these would be planned; --apply plans those of the other orders that need it.")
     return lines

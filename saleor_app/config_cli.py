@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from saleor_app.cli_support import URL_HELP, CommandRefused, find_installation, load_settings, run
+from saleor_app.cli_support import URL_HELP, CommandRefused, command_settings, find_installation, run
 
 config_app = typer.Typer(help="Automation as code: export or import an installation's configuration as YAML.",
                          no_args_is_help=True, add_completion=False)
@@ -23,7 +23,14 @@ def export_command(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead.")] = None,
 ) -> None:
     """Print the installation's settings, stages, rules and triggers as YAML."""
-    settings = load_settings()
+    settings = command_settings()
+    if output is not None and not output.parent.is_dir():
+        typer.echo(f"Cannot write {output}: the directory {output.parent} does not exist (create it first).", err=True)
+        raise typer.Exit(2)
+    if output is not None and output.is_dir():
+        typer.echo(f"Cannot write {output}: it is a directory; give a file name, e.g. {output / 'automation.yaml'}.",
+                   err=True)
+        raise typer.Exit(2)
 
     async def work() -> None:
         from saleor_app.domain.config_file import dump_config
@@ -38,7 +45,10 @@ def export_command(
         if output is None:
             typer.echo(text, nl=False)
         else:
-            output.write_text(text, encoding="utf-8")
+            try:
+                output.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise CommandRefused(2, f"Cannot write {output}: {exc.strerror or exc}") from None
             typer.echo(f"written to {output}", err=True)
 
     run(work())
@@ -54,7 +64,7 @@ def import_command(
                                               "real call."),
 ) -> None:
     """Check a YAML configuration and make it the installation's, all or nothing."""
-    settings = load_settings()
+    settings = command_settings()
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -8,11 +8,12 @@ could not run (settings, unknown installation).
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from saleor_app.cli_support import URL_HELP, CommandRefused, load_settings, opened, run
+from saleor_app.cli_support import URL_HELP, CommandRefused, command_settings, opened, run
 
 if TYPE_CHECKING:
     from saleor_app.engine.providers import ProviderView
@@ -20,16 +21,34 @@ if TYPE_CHECKING:
 providers_app = typer.Typer(help="Email and SMS providers: connect, check, list, delete; suppressed addresses.",
                             no_args_is_help=True, add_completion=False)
 URL = typer.Option(..., "--saleor-api-url", help=URL_HELP)
+ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _pairs(items: list[str], what: str) -> dict[str, str]:
+def _pairs(items: list[str], what: str, *, shown: bool = True) -> dict[str, str]:
+    """NAME=VALUE pairs; `shown=False`: a mistyped item is not repeated (it may be the secret itself)."""
     pairs = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise CommandRefused(2, f"{what} {item!r}: write NAME=VALUE")
+            raise CommandRefused(2, f"{what} {item!r}: write NAME=VALUE" if shown else
+                                 f"{what}: write NAME=ENV_VAR, e.g. server_token=POSTMARK_TOKEN")
         pairs[name.strip()] = value.strip()
     return pairs
+
+
+def _credentials(items: list[str]) -> dict[str, str]:
+    """Each credential from the environment variable its item names. The variable's name is never repeated in a
+    message: people paste the secret itself there, and the terminal, its scrollback and CI logs would keep it."""
+    from saleor_app.settings import environment_variable
+
+    credentials = {}
+    for field, variable in _pairs(items, "--credential", shown=False).items():
+        value = environment_variable(variable) if ENV_VAR_NAME.fullmatch(variable) else None
+        if not value:
+            raise CommandRefused(2, f"--credential {field}: give the name of an environment variable that is set in "
+                                    f"this shell and holds it ({field}=ENV_VAR), not the secret itself")
+        credentials[field] = value
+    return credentials
 
 
 def _describe(view: ProviderView) -> str:
@@ -45,7 +64,7 @@ def _describe(view: ProviderView) -> str:
 @providers_app.command("list")
 def list_command(saleor_api_url: str = URL) -> None:
     """Every provider account: status, last event received, senders."""
-    settings = load_settings()
+    settings = command_settings()
 
     async def work() -> None:
         async with opened(settings, saleor_api_url) as (container, installation):
@@ -67,19 +86,12 @@ def connect_command(
                                       help='NAME=VALUE (JSON values allowed: mailboxes=\'["a@b.c"]\').'),
 ) -> None:
     """Save the account and check it with a real call; omit --credential to keep the stored ones."""
-    settings = load_settings()
+    settings = command_settings()
 
     async def work() -> None:
         from saleor_app.domain.errors import Refused
         from saleor_app.domain.providers import ProviderSpec, ProviderStatus
-        from saleor_app.settings import environment_variable
-
-        credentials = {}
-        for field, variable in _pairs(credential, "--credential").items():
-            value = environment_variable(variable)
-            if not value:
-                raise CommandRefused(2, f"--credential {field}: the environment variable {variable} is not set")
-            credentials[field] = value
+        credentials = _credentials(credential)
         values: dict[str, Any] = {}
         for field, raw in _pairs(setting, "--setting").items():
             try:
@@ -102,7 +114,7 @@ def connect_command(
 @providers_app.command("check")
 def check_command(key: str = typer.Argument(...), saleor_api_url: str = URL) -> None:
     """Check again: the real call, the senders, the webhooks."""
-    settings = load_settings()
+    settings = command_settings()
 
     async def work() -> None:
         from saleor_app.domain.errors import Refused
@@ -123,7 +135,7 @@ def check_command(key: str = typer.Argument(...), saleor_api_url: str = URL) -> 
 @providers_app.command("delete")
 def delete_command(key: str = typer.Argument(...), saleor_api_url: str = URL) -> None:
     """Remove the account (and the webhooks the app registered at the provider); sent messages stay logged."""
-    settings = load_settings()
+    settings = command_settings()
 
     async def work() -> None:
         from saleor_app.domain.errors import Refused
@@ -146,7 +158,7 @@ def suppress_command(
     remove: bool = typer.Option(False, "--remove", help="Take the address off the list instead."),
 ) -> None:
     """Add an address to the suppression list (nothing is sent to it), or take it off with --remove."""
-    settings = load_settings()
+    settings = command_settings()
 
     async def work() -> None:
         from pydantic import ValidationError
@@ -171,7 +183,7 @@ def suppress_command(
 @providers_app.command("suppressions")
 def suppressions_command(saleor_api_url: str = URL) -> None:
     """The suppression list."""
-    settings = load_settings()
+    settings = command_settings()
 
     async def work() -> None:
         async with opened(settings, saleor_api_url) as (container, installation):

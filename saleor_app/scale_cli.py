@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 
 import typer
 
-from saleor_app.cli_support import load_settings
+from saleor_app.cli_support import announce, load_settings, refuse_unless_ready
 from saleor_app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def _celery_settings() -> Settings:
-    settings = load_settings()
+    settings = load_settings(human=False)
     if settings.job_runner != "celery":
         typer.echo("This command needs JOB_RUNNER=celery, CELERY_BROKER_URL and a PostgreSQL DATABASE_URL "
                    "(see the README's Scale out section).", err=True)
         raise typer.Exit(2)
+    announce(settings, refuse_unless_ready(settings))
     return settings
 
 
@@ -80,6 +84,8 @@ async def _dispatch(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopped.set)
     container.runner.start()
+    log.info("dispatcher ready: due jobs go to the queue %s", settings.celery_queue,
+             extra={"queue": settings.celery_queue})
     try:
         await stopped.wait()
     finally:

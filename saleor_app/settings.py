@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from cryptography.fernet import Fernet
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -42,8 +43,10 @@ class Settings(BaseSettings):
     app_api_base_url: str | None = Field(
         None, description="Base URL Saleor's server calls (register, webhooks); defaults to APP_URL."
     )
-    database_url: str = "sqlite:///./data/app.db"
-    data_dir: Path = Path("./data")
+    data_dir: Path = Field(Path("data"), validate_default=True,
+                           description="the SQLite database (unless DATABASE_URL says otherwise) and the dev "
+                                       "encryption key; relative to the directory the command runs in")
+    database_url: str = Field("", description="unset: SQLite at DATA_DIR/app.db")
     allowed_saleor_urls: str | None = Field(
         None, description="Regex a Saleor API URL must fully match to register; unset means any (dev only). A host "
                           "it writes out literally may resolve to a private address."
@@ -155,6 +158,33 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Resolved once: every message names the same directory, whatever a command does with the working directory
+        return value.expanduser().absolute()
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.partition(":")[0].lower()
+        if value and scheme.split("+")[0] not in {"sqlite", "postgresql", "postgres"}:
+            # the scheme only: the rest of the URL may hold a password
+            raise ValueError(f"DATABASE_URL must be sqlite:///path/app.db or postgresql://user:password@host/name; "
+                             f"{scheme or 'this URL'!r} databases are not supported")
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: list[str]) -> list[str]:
+        for position, key in enumerate(value, start=1):
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                raise ValueError(f"ENCRYPTION_KEYS: key {position} of {len(value)} is not a Fernet key (32 url-safe "
+                                 "base64-encoded bytes); create one with `saleor-automation generate-key`") from None
+        return value
+
     @field_validator("app_url", "app_api_base_url")
     @classmethod
     def _no_trailing_slash(cls, value: str | None) -> str | None:
@@ -186,6 +216,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'app.db'}"
         if self.app_env is AppEnv.PRODUCTION:
             if "dashboard_origins" not in self.model_fields_set:
                 self.dashboard_origins = PRODUCTION_DASHBOARD_ORIGINS  # no localhost Dashboard in production
@@ -258,6 +290,17 @@ class Settings(BaseSettings):
     @cached_property
     def allowed_saleor_url_pattern(self) -> re.Pattern[str] | None:
         return re.compile(self.allowed_saleor_urls) if self.allowed_saleor_urls is not None else None
+
+
+def settings_problems(error: ValidationError) -> list[str]:
+    """What is wrong with the settings, one line each, naming the variable and never its value: pydantic's own
+    rendering repeats the input, and the input is every setting, secrets included."""
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False, include_context=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        name = str(problem["loc"][0]).upper() if problem["loc"] else ""
+        lines.append(message if not name or message.startswith(name) else f"{name}: {message}")
+    return lines
 
 
 def _on_loopback(url: str) -> bool:

@@ -326,8 +326,6 @@ def build_container(
     cipher = SecretCipher(encryption_keys(settings))
     clock = clock or SystemClock()
     timeout = settings.saleor_timeout_seconds
-    for relaxed in settings.relaxed_guards():
-        log.warning("relaxed guard: %s", relaxed, extra={"guard": relaxed})
     # One address policy for every call to Saleor: public addresses, a host ALLOWED_SALEOR_URLS names (the
     # operator vouched for it, e.g. Docker's `api`), loopback only when allowed.
     saleor_policy = AddressPolicy.of(allow_loopback=settings.loopback_allowed,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from saleor_app.settings import AppEnv, Settings
+from tests import secret_watch
 from tests.databases import MigratedDatabases, schema_url
 from tests.timing import SCALE, scaled
 
@@ -108,6 +109,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("browser"))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, None, None]:
+    """No known secret (tests/secret_watch.py) shows in what a test saw: a test whose output shows one fails, unless
+    it is marked `shows_secret` with the reason its owner is deliberately shown it."""
+    outcome = yield
+    report = outcome.get_result()
+    phase = [(name, text) for name, text in report.sections if name.endswith(f" {call.when}")]
+    found = secret_watch.leaks(phase)
+    if call.when == "teardown":
+        secret_watch.forget_test_secrets()
+    if found and not report.failed and item.get_closest_marker("shows_secret") is None:
+        report.outcome = "failed"
+        report.longrepr = "A known secret showed in the test's output:\n  " + "\n  ".join(sorted(set(found)))
+
+
 def pytest_report_header() -> str:
     return f"timeouts scaled by {SCALE:g} (TEST_TIMEOUT_SCALE, else from the load average at start)"
 
@@ -122,15 +138,18 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return app_settings(database_url, tmp_path)
 
 
-def app_settings(database_url: str, data_dir: Path) -> Settings:
-    """The app's settings in the tests (the `settings` fixture), for fixtures of a wider scope too."""
+def app_settings(database_url: str, data_dir: Path, *, lasting: bool = False) -> Settings:
+    """The app's settings in the tests (the `settings` fixture), for fixtures of a wider scope too (`lasting`: its
+    key is watched for beyond the test that made it)."""
+    key = Fernet.generate_key().decode()
+    secret_watch.remember(key, "the ENCRYPTION_KEYS key", lasting=lasting)
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         app_env=AppEnv.TEST,
         app_url="http://localhost:3000",
         database_url=database_url,
         data_dir=data_dir,
-        encryption_keys=[Fernet.generate_key().decode()],
+        encryption_keys=[key],
         sync_webhooks_on_startup=False,
         log_format="text",
         allowed_saleor_urls=FAKE_SALEOR_URLS,

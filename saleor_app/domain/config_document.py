@@ -137,7 +137,15 @@ def parse_time_of_day(value: object) -> object:
     return value
 
 
+def only_true_or_false(value: object) -> object:
+    """pydantic would take "on", "yes", "1" and 1 for true: the documented values are true and false only."""
+    if not isinstance(value, bool):
+        raise ValueError("write true or false")
+    return value
+
+
 Duration = Annotated[int, BeforeValidator(parse_duration)]
+Flag = Annotated[bool, BeforeValidator(only_true_or_false)]
 TimeOfDay = Annotated[time, BeforeValidator(parse_time_of_day)]
 
 
@@ -182,7 +190,7 @@ class MatchDoc(_Doc):
     status: tuple[str, ...] = Field(min_length=1)
     charge_status: tuple[str, ...] | None = Field(default=None, min_length=1)
     refund: Refund = Refund.ANY
-    custom: bool = False
+    custom: Flag = False
 
     @field_validator("status")
     @classmethod
@@ -227,10 +235,10 @@ class RuleDoc(BaseModel):
     key: str = Field(pattern=RULE_KEY)
     name: str = Field(min_length=1, max_length=200)
     kind: str
-    enabled: bool = True
+    enabled: Flag = True
     delay: Duration = Field(default=0, ge=0, le=366 * 86400)
     at: TimeOfDay | None = None
-    after_previous: bool = False
+    after_previous: Flag = False
     repeat: Repeat = Repeat.EVERY_ENTRY
     max_age: Duration | None = Field(default=None, ge=60)
     condition: Condition | None = None
@@ -245,7 +253,7 @@ class EventRuleDoc(RuleDoc):
 
     event: str
     event_params: dict[str, str] = Field(default_factory=dict)
-    cancel_on_move: bool = False
+    cancel_on_move: Flag = False
 
     @field_validator("event")
     @classmethod
@@ -265,8 +273,8 @@ class TriggerDoc(_Doc):
     event: str
     params: dict[str, str] = Field(default_factory=dict)
     condition: Condition | None = None
-    allow_back: bool = False
-    enabled: bool = True
+    allow_back: Flag = False
+    enabled: Flag = True
 
     @field_validator("event")
     @classmethod

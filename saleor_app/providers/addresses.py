@@ -195,6 +195,14 @@ class AddressPolicy:
         return self.refusal(host, ip)
 
 
+def names_loopback(host: str) -> bool:
+    """Whether a host as typed is this machine outright (a loopback address, localhost): saying so tells nobody
+    anything about the network, unlike what some other name resolves to."""
+    name = normalise_host(host)
+    ip = parse_ip(name)
+    return _is_loopback(ip) if ip is not None else name == "localhost" or name.endswith(".localhost")
+
+
 def _is_loopback(ip: IPAddress) -> bool:
     """127.0.0.0/8 and ::1, also as ::ffff:127.x (a dual-stack socket reaches this machine through it). NAT64 and
     6to4 forms are not loopback: they reach another machine's loopback, through a gateway."""

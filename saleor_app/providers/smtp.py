@@ -30,7 +30,7 @@ from saleor_app.domain.email import OutgoingEmail
 from saleor_app.domain.errors import OutcomeUnknown, PermanentError, RetryableError
 from saleor_app.domain.provider_ports import CallbackTarget, Credentials
 from saleor_app.domain.providers import SenderInfo, SenderKind, normalise_email
-from saleor_app.providers.addresses import NOT_PUBLIC, AddressPolicy, parse_ip, system_resolver
+from saleor_app.providers.addresses import NOT_PUBLIC, AddressPolicy, names_loopback, parse_ip, system_resolver
 
 SECURITY = ("starttls", "tls", "none")
 _CREDENTIALS = frozenset({"username", "password"})
@@ -166,8 +166,10 @@ class SmtpProvider:
         for address in addresses:
             reason = self._policy.refusal_of(host, address)
             if reason is not None:
-                raise PermanentError(f"the SMTP host {host} is {reason}; only public internet addresses may "
-                                     "be used" if typed_address else f"the SMTP host {host} {NOT_PUBLIC}")
+                why = f"is {reason}; only public internet addresses may be used" if typed_address else NOT_PUBLIC
+                hint = " (ALLOW_LOOPBACK_TARGETS=true allows loopback, in development and tests only)" \
+                    if names_loopback(host) else ""
+                raise PermanentError(f"the SMTP host {host} {why}{hint}")
         last: Exception | None = None
         for address in addresses:
             family = socket.AF_INET6 if ":" in address else socket.AF_INET

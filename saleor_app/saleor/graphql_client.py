@@ -151,7 +151,8 @@ def is_saleor_answer(exc: BaseException) -> bool:
 def _query_error(name: str, url: str, exc: TransportQueryError) -> Exception:
     errors = exc.errors or []
     codes = {((error.get("extensions") or {}).get("exception") or {}).get("code") for error in errors}
-    messages = "; ".join(str(error.get("message")) for error in errors) or str(exc)
+    # Saleor repeats one sentence for each field a document asks for (AppIdentity's `app` and `shop`): say it once
+    messages = "; ".join(dict.fromkeys(str(error.get("message")) for error in errors)) or str(exc)
     if "PermissionDenied" in codes:
         # A deleted or deactivated app's token is treated like no token: HTTP 200 with PermissionDenied.
         return AppAccessLost(

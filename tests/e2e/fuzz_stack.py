@@ -139,7 +139,7 @@ def fuzz_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     """One seeded stack per module and database (the fuzzers' cases share it, as a real deployment's callers do)."""
     directory: Path = tmp_path_factory.mktemp(f"fuzz-{request.param}")
     with provisioned_database(request.param, directory, migrated) as url:
-        stack = FuzzStack(app_settings(url, directory))
+        stack = FuzzStack(app_settings(url, directory, lasting=True))
         try:  # stopped even when it failed half-way up: what did start is closed
             stack.start()
             yield stack

@@ -9,12 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
-from saleor_app.cli import cli
 from saleor_app.engine.backfill import AutomationPaused, NotAStageRule, Outcome, RuleDisabled, UnknownRule
 from saleor_app.engine.stages import enter_stage
 from saleor_app.settings import Settings
+from tests.cli_runs import invoke as invoke_cli
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.saleor_model import Order
 from tests.timing import HTTP_TIMEOUT
@@ -215,7 +214,7 @@ def cli_env(settings: Settings) -> dict[str, str]:
 
 async def invoke(stack: EngineStack, *args: str) -> Any:
     # The command runs its own event loop (asyncio.run), so it runs in a thread, as it would in its own process.
-    return await asyncio.to_thread(CliRunner().invoke, cli, ["backfill", *args],
+    return await asyncio.to_thread(invoke_cli, ["backfill", *args],
                                    env=cli_env(stack.container.settings))
 
 
@@ -238,6 +237,9 @@ async def test_cli_prints_the_preview_and_applies(stack: EngineStack) -> None:
     assert [job["rule_key"] for job in await stack.jobs()] == ["remind"]
     again = await invoke(stack, "remind", "--saleor-api-url", url, "--apply")
     assert "planned 0, 1 had it already" in again.output
+    nothing = await invoke(stack, "remind", "--saleor-api-url", url.rstrip("/"))  # typed without its slash
+    assert nothing.exit_code == 0 and "nothing: has a job already" in nothing.output, nothing.output
+    assert "Nothing to plan: --apply would change nothing." in nothing.output and "Run again" not in nothing.output
 
     unknown = await invoke(stack, "remind", "--saleor-api-url", "https://elsewhere.example/graphql/")
     assert unknown.exit_code == 2 and url in unknown.output  # the hint lists the installed URLs

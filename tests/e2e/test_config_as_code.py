@@ -11,14 +11,13 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from saleor_app.cli import cli
 from saleor_app.domain.config_document import ConfigFileError
 from saleor_app.domain.config_file import dump_config, parse_config
 from saleor_app.domain.triggers import TriggerSpec
 from saleor_app.engine.config_plan import ApplyReport
 from saleor_app.store.tables import ActivityRow, AutomationSettingsRow, RuleRow, StageRow, TriggerRow
+from tests.cli_runs import invoke as invoke_cli
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.timing import HTTP_TIMEOUT
 from tests.unit.test_config_file import readme_example
@@ -269,7 +268,7 @@ async def invoke(stack: EngineStack, *args: str, stdin: str | None = None) -> An
            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "LOG_FORMAT": "text", "LOG_LEVEL": "WARNING",
            "ALLOWED_SALEOR_URLS": settings.allowed_saleor_urls or ""}
     # The command runs its own event loop (asyncio.run), so it runs in a thread, as it would in its own process.
-    return await asyncio.to_thread(CliRunner().invoke, cli, ["config", *args], env=env, input=stdin)
+    return await asyncio.to_thread(invoke_cli, ["config", *args], env=env, stdin=stdin)
 
 
 @pytest.mark.usefixtures("restore_logging")

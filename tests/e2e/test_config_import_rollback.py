@@ -120,7 +120,8 @@ async def test_a_write_the_database_refuses_leaves_every_section_as_it_was(
     exported = dump_config(await stack.container.configure.export_config(installation))
 
     failed = await config_import(stack, file, **env)
-    assert failed.exit_code != 0 and "refused by the database" in str(failed.exception), failed.output
+    assert failed.exit_code == 1 and "The database refused: refused by the database" in failed.stderr, failed.output
+    assert "What it refused was rolled back" in failed.stderr and "Traceback" not in failed.output
     assert twilio.requests, "the account was checked with a real call before the transaction"
     assert await snapshot(stack) == before
     assert dump_config(await stack.container.configure.export_config(installation)) == exported

@@ -12,10 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
-from saleor_app.cli import cli
 from saleor_app.domain.providers import ProviderSpec, ProviderStatus
+from tests.cli_runs import invoke as invoke_cli
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.e2e.test_board_api import ROUTES
 from tests.fakes.smtp import FakeSmtp
@@ -201,7 +200,7 @@ async def config_import(stack: EngineStack, file: Path, *options: str, **env: st
            "ALLOW_LOOPBACK_TARGETS": "true", "POSTMARK_API_BASE_URL": settings.postmark_api_base_url,
            **({"TWILIO_API_BASE_URL": settings.twilio_api_base_url} if settings.twilio_api_base_url else {}),
            **({"SMTP_CA_BUNDLE": str(settings.smtp_ca_bundle)} if settings.smtp_ca_bundle else {}), **env}
-    return await asyncio.to_thread(CliRunner().invoke, cli, ["config", "import", str(file), *options,
+    return await asyncio.to_thread(invoke_cli, ["config", "import", str(file), *options,
                                                              "--saleor-api-url", stack.saleor.api_url], env=env)
 
 

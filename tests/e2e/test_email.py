@@ -11,9 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
-from saleor_app.cli import cli
 from saleor_app.domain.config_document import ConfigFileError
 from saleor_app.domain.config_file import dump_config, parse_config
 from saleor_app.domain.email import OutgoingEmail
@@ -24,6 +22,7 @@ from saleor_app.engine.configure import ConfigurationError, ConfigureAutomation
 from saleor_app.engine.providers import CALLBACK_USER, ProviderView
 from saleor_app.store.tables import MessageRow
 from saleor_app.wiring import build_container
+from tests.cli_runs import invoke as invoke_cli
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.postmark import FakePostmark
 from tests.fakes.smtp import FakeSmtp
@@ -515,7 +514,7 @@ async def invoke(stack: EngineStack, postmark: FakePostmark, *args: str, **env: 
            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys), "LOG_FORMAT": "text", "LOG_LEVEL": "WARNING",
            "POSTMARK_API_BASE_URL": postmark.base_url, "APP_URL": settings.app_url, "ALLOW_LOOPBACK_TARGETS": "true",
            **env}
-    return await asyncio.to_thread(CliRunner().invoke, cli, ["providers", *args, "--saleor-api-url",
+    return await asyncio.to_thread(invoke_cli, ["providers", *args, "--saleor-api-url",
                                                              stack.saleor.api_url], env=env)
 
 
@@ -524,7 +523,14 @@ async def test_the_cli_connects_lists_suppresses_and_deletes(stack: EngineStack,
     server = postmark.add_server("Shop", signatures=[SHOP])
     missing = await invoke(stack, postmark, "connect", "pm", "--kind", "postmark", "--credential",
                            "server_token=PM_TOKEN")
-    assert missing.exit_code == 2 and "PM_TOKEN is not set" in missing.stderr
+    assert missing.exit_code == 2 and "--credential server_token: give the name of an environment variable" \
+        in missing.stderr
+    pasted = await invoke(stack, postmark, "connect", "pm", "--kind", "postmark", "--credential",
+                          f"server_token={server.token}")  # the secret itself where its variable's name belongs
+    assert pasted.exit_code == 2 and "not the secret itself" in pasted.stderr
+    assert server.token not in pasted.output
+    bare = await invoke(stack, postmark, "connect", "pm", "--kind", "postmark", "--credential", server.token)
+    assert bare.exit_code == 2 and "write NAME=ENV_VAR" in bare.stderr and server.token not in bare.output
     wrong = await invoke(stack, postmark, "connect", "pm", "--kind", "postmark", "--credential",
                          "server_token=PM_TOKEN", PM_TOKEN="nope")
     assert wrong.exit_code == 1 and "pm (postmark): failed — Postmark refused the token" in wrong.stdout

@@ -174,6 +174,7 @@ async def test_register_with_a_token_saleor_does_not_know_is_401(stack: Stack) -
                                      headers={"Saleor-Api-Url": stack.saleor.api_url})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "UNKNOWN_APP_ID"
+    assert response.json()["error"]["message"].count("you need one of the following permissions") == 1
     assert stack.saleor.requests == ["POST /graphql/"]  # the proof only: no keys fetched for a bad token
     assert await stack.container.installations.get_by_url(stack.saleor.api_url) is None
 

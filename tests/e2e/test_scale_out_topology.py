@@ -18,6 +18,7 @@ from saleor_app.wiring import SystemClock
 from tests.e2e.celery_stack import BROKERS, REPO, celery_settings, delete_queue, require_broker, stop, worker_env
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.loopback import free_port
+from tests.secret_watch import observe
 from tests.timing import HTTP_TIMEOUT, eventually
 
 pytestmark = pytest.mark.parametrize("database_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
@@ -75,3 +76,21 @@ async def test_two_dispatchers_and_a_prefork_worker_run_each_rule_once(scale_out
         for process in processes:
             stop(process)
         delete_queue(scale_out)
+
+
+async def test_dispatch_says_which_database_it_uses_and_when_it_is_ready(scale_out: Settings, stack: EngineStack,
+                                                                         tmp_path) -> None:
+    log = tmp_path / "dispatch.log"
+    with log.open("ab") as output:
+        process = subprocess.Popen([sys.executable, "-m", "saleor_app.cli", "dispatch"], cwd=REPO,
+                                   env=worker_env(scale_out, LOG_LEVEL="INFO"), stdout=output, stderr=output)
+    try:
+        await eventually(lambda: "dispatcher ready: due jobs go to the queue" in log.read_text(), within=60,
+                         what="the dispatcher said it is ready")
+        text = log.read_text()
+        assert "database postgresql://" in text and "encryption key from ENCRYPTION_KEYS (1 key)" in text
+        assert text.index("encryption key from") < text.index("dispatcher ready")
+    finally:
+        stop(process)
+        delete_queue(scale_out)
+        observe("the output of `saleor-automation dispatch`", log.read_text())

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import uvicorn
 
+from tests.secret_watch import watched
+
 
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
@@ -75,7 +77,7 @@ class LoopbackServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", self._wanted_port))
         self.port = self._socket.getsockname()[1]
-        config = uvicorn.Config(self._app, lifespan=self._lifespan, log_config=None, log_level="warning",
+        config = uvicorn.Config(watched(self._app), lifespan=self._lifespan, log_config=None, log_level="warning",
                                 access_log=False, ws="none", http="h11", timeout_graceful_shutdown=2,
                                 proxy_headers=False)  # as `saleor-automation serve`: the app reads X-Forwarded-For
         self._server = _Server(config)

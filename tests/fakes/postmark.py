@@ -33,6 +33,7 @@ from starlette.routing import Route, Router
 from tests.fakes.holding import AnswerHold
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.tcp_proxy import DroppingProxy
+from tests.secret_watch import remember
 from tests.timing import HTTP_TIMEOUT
 
 _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[a-z]{2,}$", re.IGNORECASE)
@@ -85,6 +86,8 @@ class FakePostmark:
     def add_server(self, name: str = "Shop", signatures: list[str] | None = None, *,
                    unconfirmed: list[str] | None = None) -> FakeServer:
         server = FakeServer(uuid.uuid4().hex, name, next(_IDS), uuid.uuid4().hex)
+        remember(server.token, "a Postmark server token")
+        remember(server.account_token, "a Postmark account token")
         for address, confirmed in [(a, True) for a in signatures or []] + [(a, False) for a in unconfirmed or []]:
             server.signatures.append({"ID": next(_IDS), "EmailAddress": address, "Name": name, "Confirmed": confirmed,
                                       "Domain": address.split("@")[1]})

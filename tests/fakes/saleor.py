@@ -53,6 +53,7 @@ from tests.fakes.saleor_model import (
 )
 from tests.fakes.saleor_state import SaleorState
 from tests.fakes.signing import SaleorSigner
+from tests.secret_watch import remember
 from tests.timing import scaled
 
 __all__ = ["Delivery", "FakeSaleor", "GraphQLCall", "InstallFailed", "LineSpec", "MutationCall"]
@@ -309,6 +310,7 @@ class FakeSaleor:
         granted = check_manifest(manifest, self.state, self.schema, permissions)
         pk = self.state.next_pk("app")
         token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(30))
+        remember(token, "an app token")
         app = App(pk, manifest["id"], app_name or manifest["name"], granted, token, activate, manifest_url,
                   manifest.get("version"))
         for hook in manifest.get("webhooks") or []:

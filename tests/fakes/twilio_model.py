@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
+from tests.secret_watch import remember
+
 API = "2010-04-01"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -128,6 +130,9 @@ class FakeAccount:
     calls: list[FakeCall] = field(default_factory=list)
     unsubscribed: set[str] = field(default_factory=set)  # numbers that texted STOP to this account (21610)
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        remember(self.auth_token, "a Twilio auth token")
 
     def view(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ from saleor_app.domain.installations import Installation
 from saleor_app.domain.ports import NewInstallation
 from saleor_app.wiring import Container
 from tests.fakes.signing import SaleorSigner
+from tests.secret_watch import watched
 
 API_URL = "https://shop.example.com/graphql/"
 APP_ID = "QXBwOjE="
@@ -45,4 +46,4 @@ def order_body(order_id: str = "T3JkZXI6MQ==", *, principal: str = "VXNlcjox", r
 
 
 def asgi_client(app: object) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=watched(app)), base_url="http://localhost")  # type: ignore[arg-type]

@@ -127,13 +127,15 @@ def test_docker_compose_names_its_saleor_and_its_dashboard() -> None:
             assert settings.dashboard_origins.split() == ["http://localhost:9000"]
 
 
-async def test_every_relaxed_guard_is_a_warning_at_start_up(settings: Settings,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_every_relaxed_guard_is_a_warning_at_start_up(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """What a server (serve, worker, dispatch) logs first; commands printing for a person leave it out."""
+    from saleor_app.cli_support import announce
+
     dev = settings.model_copy(update={"app_env": AppEnv.DEV, "allowed_saleor_urls": None,
                                       "allow_loopback_targets": None})
-    with caplog.at_level(logging.WARNING, logger="saleor_app.wiring"):
-        container = build_container(dev)
+    with caplog.at_level(logging.INFO, logger="saleor_app.cli_support"):
+        announce(dev, "ENCRYPTION_KEYS (1 key)")
     warned = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert any("loopback (the dev default)" in line for line in warned), warned
     assert any("ALLOWED_SALEOR_URLS is unset" in line for line in warned), warned
-    await container.aclose()
+    assert f"database {dev.database_url}, encryption key from ENCRYPTION_KEYS (1 key)" in caplog.messages

@@ -67,13 +67,20 @@ async def test_smtp_hosts_must_be_public_and_settings_are_checked() -> None:
     provider = SmtpProvider(timeout=1.0)
     settings = provider.validate({}, {"host": "127.0.0.1", "port": 25, "security": "none",
                                       "from_address": "shop@example.com"})
-    with pytest.raises(PermanentError, match="SMTP host 127.0.0.1 is a loopback address"):  # typed: named
+    with pytest.raises(PermanentError, match="SMTP host 127.0.0.1 is a loopback address") as typed:  # named
         await provider.check({}, settings)
+    assert "(ALLOW_LOOPBACK_TARGETS=true allows loopback" in str(typed.value)  # the operator's setting, named
     named = provider.validate({}, {"host": "localhost", "port": 25, "security": "none",
                                    "from_address": "shop@example.com"})
     with pytest.raises(PermanentError, match="SMTP host localhost could not be resolved to a public") as caught:
         await provider.check({}, named)
-    assert "127.0.0.1" not in str(caught.value) and "loopback" not in str(caught.value)  # what DNS said stays here
+    assert "127.0.0.1" not in str(caught.value)  # what DNS said stays here; localhost is this machine by name
+    assert "ALLOW_LOOPBACK_TARGETS=true" in str(caught.value)
+    private = provider.validate({}, {"host": "10.1.2.3", "port": 25, "security": "none",
+                                     "from_address": "shop@example.com"})
+    with pytest.raises(PermanentError, match="private") as elsewhere:
+        await provider.check({}, private)
+    assert "ALLOW_LOOPBACK_TARGETS" not in str(elsewhere.value)  # no setting allows a private address
     with pytest.raises(ValueError, match="would send the password unencrypted"):
         provider.validate({"username": "a", "password": "b"}, {"host": "smtp.example.com", "security": "none",
                                                                "from_address": "shop@example.com"})

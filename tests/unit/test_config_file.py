@@ -139,6 +139,16 @@ def test_a_structural_error_points_at_its_line() -> None:
                               "write it like 90s, 10m, 2h, 1d or 1h30m"]
 
 
+@pytest.mark.parametrize("written", ["on", "yes", "1", "'true'"])
+def test_a_flag_is_true_or_false_only(written: str) -> None:
+    text = with_rules("      - key: late\n        name: Late\n        kind: add_note\n        message: hi\n"
+                      f"        enabled: {written}\n")
+    line = text.splitlines().index(f"        enabled: {written}") + 1
+    assert problems(text) == [f"line {line}, column 18: stages[2].rules[0].enabled: write true or false"]
+    assert parse_config(text.replace(f"enabled: {written}", "enabled: false")).document.stages[2].rules[0].enabled \
+        is False
+
+
 def test_an_unknown_field_points_at_its_key_and_a_missing_one_at_the_mapping() -> None:
     text = default_text().replace("  - key: shipped\n    name: Shipped\n",
                                   "  - key: shipped\n    nmae: Shipped\n")

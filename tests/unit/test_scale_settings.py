@@ -37,12 +37,10 @@ def test_pool_options_apply_to_postgresql_only() -> None:
 
 
 def test_worker_and_dispatch_commands_refuse_without_the_celery_runner(monkeypatch, restore_logging) -> None:
-    from typer.testing import CliRunner
-
-    from saleor_app.cli import cli
+    from tests.cli_runs import invoke
 
     monkeypatch.setenv("JOB_RUNNER", "inprocess")
     for command in ("worker", "dispatch"):
-        result = CliRunner().invoke(cli, [command])
+        result = invoke([command])
         assert result.exit_code == 2
         assert "needs JOB_RUNNER=celery" in result.output
