@@ -77,13 +77,17 @@ class InProcessRunner:
                 task.cancel()  # its lease expires and recovery decides (retry or unknown)
 
     async def run_until_idle(self, max_rounds: int = 1000) -> None:
-        """Tests: work until nothing is pending or due now."""
+        """Tests: work until nothing is pending or due now — two rounds in a row found nothing to do (a re-read
+        that finished right after a round looked hands its claimed jobs to the next one)."""
+        idle = 0
         for _ in range(max_rounds):
             worked = await self._round()
             if self._running:
                 await asyncio.wait(self._running)
+                idle = 0
                 continue
-            if not worked:
+            idle = 0 if worked else idle + 1
+            if idle == 2:
                 return
 
     async def _run(self) -> None:

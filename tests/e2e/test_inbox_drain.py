@@ -15,7 +15,7 @@ from saleor_app.settings import Settings
 from saleor_app.store.tables import OrderRow, StageEntryRow, WebhookInboxRow
 from tests.e2e.engine_stack import EngineStack, engine_stack
 from tests.fakes.saleor import Order
-from tests.timing import eventually, scaled
+from tests.timing import eventually, scaled, settles
 
 READS = ("OrderById", "OrdersFullByIds")  # the engine's re-reads of orders
 UPDATE_METADATA = """mutation Gift($id: ID!) {
@@ -52,8 +52,15 @@ async def drain_while_delivering(stack: EngineStack, seed: int) -> None:
             await stack.settle()
             await asyncio.sleep(0)
         if not await delivering:
-            return
+            break
         await stack.settle()
+    await settles(lambda: running_jobs(stack), 0, what="jobs claimed and not yet run")
+
+
+async def running_jobs(stack: EngineStack) -> int:
+    """Jobs claimed with their move and not finished; each look runs the runner's next round first."""
+    await stack.settle()
+    return sum(job["state"] == "running" for job in await stack.jobs())
 
 
 async def scenario(stack: EngineStack, seed: int) -> dict[str, Any]:
